@@ -1,0 +1,87 @@
+// Multi-head attention with a pluggable mixer and taps.
+//
+// The projections are registered under the Hugging Face names of each model family, so that
+// named_parameters() equals the HF state-dict keys:
+//   kBert: self.{query,key,value}, output.{dense,LayerNorm}   (HF BertAttention)
+//   kVit:  attention.{query,key,value}, output.dense          (HF ViTAttention)
+//   kGpt2: c_attn (fused [q|k|v], stored as nn::Linear [3D, D]), c_proj   (HF GPT2Attention)
+// The mixer is a child named "mixer"; swapping it never touches the projections.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+#include <torch/nn/pimpl.h>
+
+#include "attnd/nn/mask.h"
+#include "attnd/nn/mixer.h"
+#include "attnd/nn/taps.h"
+
+namespace attnd {
+
+enum class AttentionLayout { kBert, kVit, kGpt2 };
+
+struct AttentionOptions {
+  int64_t hidden_size = 64;
+  int64_t num_heads = 4;
+  bool qkv_bias = true;
+  AttentionLayout layout = AttentionLayout::kVit;
+  double attention_dropout = 0.0;  // on the probabilities (softmax mixer)
+  double output_dropout = 0.0;     // on the projected output
+  double layer_norm_eps = 1e-12;   // kBert only: the LayerNorm inside BertSelfOutput
+};
+
+// Holds query/key/value under HF's names.
+struct QkvProjectionsImpl : torch::nn::Module {
+  QkvProjectionsImpl(int64_t dim, bool bias);
+  torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr};
+};
+TORCH_MODULE(QkvProjections);
+
+// Holds the output projection (and BERT's post-attention LayerNorm) under HF's names.
+struct AttentionOutputImpl : torch::nn::Module {
+  AttentionOutputImpl(int64_t dim, bool with_layer_norm, double eps);
+  torch::nn::Linear dense{nullptr};
+  torch::nn::LayerNorm LayerNorm{nullptr};  // NOLINT: HF's name
+};
+TORCH_MODULE(AttentionOutput);
+
+class AttentionImpl : public torch::nn::Module {
+ public:
+  explicit AttentionImpl(const AttentionOptions& options);
+
+  // x: [B, N, D] → [B, N, D]. For kBert the result is LayerNorm(x + out) (HF's BertAttention holds
+  // that residual and norm); for the pre-LN layouts it is the projected output before the residual.
+  // `layer` is this layer's index in the model (the key into taps); taps may be null.
+  torch::Tensor forward(const torch::Tensor& x, const AttentionMask& mask, Taps* taps,
+                        int64_t layer);
+
+  // Per-head projections, [B, H, N, Dh].
+  torch::Tensor queries(const torch::Tensor& x);
+  torch::Tensor keys(const torch::Tensor& x);
+  torch::Tensor values(const torch::Tensor& x);
+  // Context [B, H, N, Dh] → merged, output-projected, dropped-out [B, N, D] (no residual).
+  torch::Tensor project_output(const torch::Tensor& context);
+
+  void set_mixer(Mixer mixer);
+  const Mixer& mixer() const { return mixer_; }
+  const AttentionOptions& options() const { return options_; }
+  int64_t num_heads() const { return options_.num_heads; }
+  int64_t head_dim() const { return options_.hidden_size / options_.num_heads; }
+
+ private:
+  torch::Tensor split_heads(const torch::Tensor& x) const;  // [B, N, D] → [B, H, N, Dh]
+  torch::Tensor project(const torch::Tensor& x, int which);  // 0 q, 1 k, 2 v → [B, N, D]
+
+  AttentionOptions options_;
+  QkvProjections qkv_{nullptr};          // kBert ("self"), kVit ("attention")
+  AttentionOutput output_{nullptr};      // kBert, kVit ("output")
+  torch::nn::Linear c_attn_{nullptr};    // kGpt2
+  torch::nn::Linear c_proj_{nullptr};    // kGpt2
+  torch::nn::Dropout output_dropout_{nullptr};
+  Mixer mixer_;
+};
+TORCH_MODULE(Attention);
+
+}  // namespace attnd

@@ -1,0 +1,52 @@
+#include "attnd/models/model.h"
+
+#include <torch/torch.h>
+
+#include <set>
+
+#include "attnd/core/error.h"
+
+namespace attnd {
+
+ModelInput ModelInput::to(const torch::Device& device) const {
+  ModelInput out;
+  auto move = [&](const torch::Tensor& t) { return t.defined() ? t.to(device) : t; };
+  out.pixel_values = move(pixel_values);
+  out.input_ids = move(input_ids);
+  out.attention_mask = move(attention_mask);
+  out.token_type_ids = move(token_type_ids);
+  return out;
+}
+
+int64_t ModelInput::batch_size() const {
+  if (pixel_values.defined()) return pixel_values.size(0);
+  if (input_ids.defined()) return input_ids.size(0);
+  return 0;
+}
+
+TensorMap ModelImpl::state() const {
+  TensorMap out;
+  for (const auto& item : named_parameters(/*recurse=*/true)) out[item.key()] = item.value();
+  return out;
+}
+
+void ModelImpl::load_state(const TensorMap& tensors, const std::string& source) {
+  torch::NoGradGuard no_grad;
+  std::set<std::string> seen;
+  for (auto& item : named_parameters(/*recurse=*/true)) {
+    auto it = tensors.find(item.key());
+    ATTND_CHECK_INPUT(it != tensors.end(), source, ": missing tensor '", item.key(),
+                      "' (expected shape ", item.value().sizes(), ")");
+    ATTND_CHECK_INPUT(it->second.sizes() == item.value().sizes(), source, ": tensor '",
+                      item.key(), "' has shape ", it->second.sizes(), ", expected ",
+                      item.value().sizes());
+    item.value().copy_(it->second);
+    seen.insert(item.key());
+  }
+  for (const auto& kv : tensors) {
+    ATTND_CHECK_INPUT(seen.count(kv.first), source, ": unexpected tensor '", kv.first,
+                      "' (not a parameter of this ", model_type(), " model)");
+  }
+}
+
+}  // namespace attnd
