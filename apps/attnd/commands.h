@@ -1,0 +1,17 @@
+// One function per verb; each lives in cmd_<verb>.cpp, adds its subcommand to the app and sets
+// its callback. Callbacks report bad input by throwing attnd::InputError (exit 2) and failures by
+// throwing attnd::Error (exit 1); main() maps them.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace attnd::cli {
+
+void add_train_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_distill_command(CLI::App& app);
+void add_attn_command(CLI::App& app);
+void add_info_command(CLI::App& app);
+void add_demo_command(CLI::App& app);
+
+}  // namespace attnd::cli
