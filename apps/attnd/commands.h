@@ -5,6 +5,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
 namespace attnd::cli {
 
 void add_train_command(CLI::App& app);
@@ -13,5 +17,17 @@ void add_distill_command(CLI::App& app);
 void add_attn_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
+
+// What `attnd attn` does, for the demo to reuse.
+struct AttnOptions {
+  std::string checkpoint;
+  std::string teacher;  // optional
+  std::string out = "attention";
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  int64_t index = 0;
+  std::string input_ids;  // text models
+  std::string device = "cpu";
+};
+std::vector<std::string> write_heatmaps(const AttnOptions& options);
 
 }  // namespace attnd::cli

@@ -22,6 +22,24 @@ using optional = c10::optional<T>;
 }
 #endif
 
+#include <sstream>
+#include <string>
+#include <type_traits>
+
 namespace attnd::compat {
 inline const char* torch_version() { return TORCH_VERSION; }
+
+// torch::optim keys its per-parameter state by the TensorImpl's address: as a string in 1.13
+// (c10::guts::to_string of the pointer), as the raw pointer in later versions.
+template <typename StateMap, typename TensorImplPtr>
+typename StateMap::key_type optimizer_state_key(const StateMap&, TensorImplPtr impl) {
+  using Key = typename StateMap::key_type;
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream out;
+    out << static_cast<const void*>(impl);
+    return out.str();
+  } else {
+    return static_cast<Key>(impl);
+  }
+}
 }  // namespace attnd::compat

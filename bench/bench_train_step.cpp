@@ -1,0 +1,110 @@
+// One full training step (zero_grad, forward, cross-entropy, backward, AdamW step) of
+//  (1) the demo ViT (28×28×1, patch 4, hidden 64, 4 layers, 4 heads), batch 128 — the same model
+//      and step as bench/peers/vit_step.py, the plain-PyTorch peer;
+//  (2) a small BERT (vocab 8000, hidden 128, 2 layers), batch 32 × 128 tokens.
+// Models come from attnd::create_model, i.e. exactly what `attnd train` builds.
+//
+// Threads: torch::set_num_threads(OMP_NUM_THREADS) when that variable is set (scripts/run-bench
+// sets it together with OPENBLAS_NUM_THREADS). ATTND_BENCH_DEVICE=cuda runs on a GPU.
+#include <benchmark/benchmark.h>
+#include <nlohmann/json.hpp>
+#include <torch/cuda.h>
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "attnd/core/torch_compat.h"
+#include "attnd/models/model.h"
+
+namespace {
+
+// Keep in sync with bench/peers/vit_step.py.
+const nlohmann::json kVitConfig = {
+    {"model_type", "vit"},        {"image_size", 28},
+    {"patch_size", 4},            {"num_channels", 1},
+    {"hidden_size", 64},          {"num_hidden_layers", 4},
+    {"num_attention_heads", 4},   {"intermediate_size", 256},
+    {"num_labels", 10},           {"hidden_dropout_prob", 0.0},
+    {"attention_probs_dropout_prob", 0.0}, {"layer_norm_eps", 1e-6}};
+constexpr int64_t kVitBatch = 128;
+
+const nlohmann::json kBertConfig = {
+    {"model_type", "bert"},     {"vocab_size", 8000},
+    {"hidden_size", 128},       {"num_hidden_layers", 2},
+    {"num_attention_heads", 4}, {"intermediate_size", 512},
+    {"max_position_embeddings", 256}, {"num_labels", 2}};
+constexpr int64_t kBertBatch = 32;
+constexpr int64_t kBertSeq = 128;
+
+// Same optimiser settings as the Python peer (torch.optim.AdamW(lr=1e-3, weight_decay=0.05)).
+constexpr double kLr = 1e-3;
+constexpr double kWeightDecay = 0.05;
+
+torch::Device bench_device() {
+  const char* env = std::getenv("ATTND_BENCH_DEVICE");
+  return torch::Device(env && *env ? env : "cpu");
+}
+
+void sync(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize();
+}
+
+void run_steps(benchmark::State& state, const nlohmann::json& config, const attnd::ModelInput& input,
+               const torch::Tensor& labels, const torch::Device& device) {
+  auto model = attnd::create_model(config);
+  model->to(device);
+  model->train();
+  torch::optim::AdamW optimizer(model->parameters(),
+                                torch::optim::AdamWOptions(kLr).weight_decay(kWeightDecay));
+  for (auto _ : state) {
+    optimizer.zero_grad();
+    auto logits = model->forward(input);
+    auto loss = torch::nn::functional::cross_entropy(logits, labels);
+    loss.backward();
+    optimizer.step();
+    sync(device);
+  }
+  state.SetItemsProcessed(state.iterations() * input.batch_size());  // examples
+}
+
+void BM_TrainStepVit(benchmark::State& state) {
+  const auto device = bench_device();
+  torch::manual_seed(0);
+  attnd::ModelInput input;
+  input.pixel_values = torch::rand({kVitBatch, 1, 28, 28}, torch::device(device));
+  auto labels = torch::randint(0, 10, {kVitBatch}, torch::device(device).dtype(torch::kLong));
+  run_steps(state, kVitConfig, input, labels, device);
+}
+
+void BM_TrainStepBert(benchmark::State& state) {
+  const auto device = bench_device();
+  torch::manual_seed(0);
+  attnd::ModelInput input;
+  auto longs = torch::device(device).dtype(torch::kLong);
+  input.input_ids = torch::randint(0, 8000, {kBertBatch, kBertSeq}, longs);
+  input.attention_mask = torch::ones({kBertBatch, kBertSeq}, longs);
+  input.token_type_ids = torch::zeros({kBertBatch, kBertSeq}, longs);
+  auto labels = torch::randint(0, 2, {kBertBatch}, longs);
+  run_steps(state, kBertConfig, input, labels, device);
+}
+
+BENCHMARK(BM_TrainStepVit)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_TrainStepBert)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (const char* threads = std::getenv("OMP_NUM_THREADS")) {
+    const int t = std::atoi(threads);
+    if (t > 0) torch::set_num_threads(t);
+  }
+  benchmark::AddCustomContext("torch_version", attnd::compat::torch_version());
+  benchmark::AddCustomContext("torch_threads", std::to_string(torch::get_num_threads()));
+  benchmark::AddCustomContext("device", bench_device().str());
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,52 @@
+// Recipes: the TOML schema shared by `attnd train`, `attnd distill` and the demo, and the code that
+// turns a resolved Config into data, models, a task and a trainer run.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "attnd/core/config.h"
+#include "attnd/data/image_dataset.h"
+#include "attnd/data/subset.h"
+#include "attnd/train/trainer.h"
+
+namespace attnd {
+
+// run.*, data.*, train.* and the free-form [model] table; with_distill adds distill.*.
+ConfigSchema recipe_schema(bool with_distill);
+
+// Images of a recipe: a class-balanced labelled training subset, a validation split held out from
+// the training images (for checkpoint selection) and the official test split (for reporting).
+struct ImageData {
+  std::shared_ptr<ImageDataset> train_images;  // the full training split (augmenting copy)
+  std::shared_ptr<ImageDataset> clean_train_images;  // the same, without augmentation
+  std::shared_ptr<ImageDataset> test;
+  std::unique_ptr<SubsetDataset> train;
+  std::unique_ptr<SubsetDataset> val;
+};
+ImageData load_image_data(const Config& config);
+
+// The model of a recipe: from run.init (a checkpoint) or built from [model] (HF config keys,
+// checked against the model type's known keys with a suggestion for typos). Seeded by run.seed.
+Model build_model(const Config& config);
+
+// run.out, or runs/<run.name> when empty.
+std::string run_directory(const Config& config);
+TrainerOptions trainer_options(const Config& config);
+// Applies run.threads (0: all cores) to LibTorch and OpenBLAS; returns the thread count used.
+int configure_threads(int64_t threads);
+torch::Device parse_device(const std::string& name);
+
+struct RecipeResult {
+  TrainResult train;
+  Metrics test;         // the best checkpoint's metrics on the test split
+  std::string run_dir;
+};
+
+// `attnd train`: supervised training. `attnd distill`: the same student trained with the distill.*
+// terms from a frozen teacher. Both write config.toml, metrics.jsonl, checkpoints/, best/ and
+// result.json in the run directory. resume: "" or a checkpoint/run directory.
+RecipeResult run_train_recipe(const Config& config, const std::string& resume = "");
+RecipeResult run_distill_recipe(const Config& config, const std::string& resume = "");
+
+}  // namespace attnd

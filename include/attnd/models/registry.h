@@ -1,0 +1,16 @@
+// What the model registry (create_model / registered_model_types in model.h) knows beyond that.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "attnd/models/model.h"
+
+namespace attnd {
+
+// The config.json keys a model type understands (its HF names, the common ones such as
+// num_labels / id2label, and "attnd"), for rejecting typos in a recipe's [model] table. Unknown
+// keys in an HF config.json itself are ignored (HF files carry many). InputError for an unknown type.
+std::vector<std::string> model_config_keys(const std::string& model_type);
+
+}  // namespace attnd

@@ -1,0 +1,48 @@
+// Task losses and metrics shared by supervised training and distillation.
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+
+#include "attnd/data/batch.h"
+#include "attnd/models/model.h"
+#include "attnd/train/task.h"
+
+namespace attnd {
+
+// Mean cross-entropy of class logits [B, C] against labels [B], with optional label smoothing.
+torch::Tensor classification_loss(const torch::Tensor& logits, const torch::Tensor& labels,
+                                  double label_smoothing = 0.0);
+// Next-token cross-entropy of LM logits [B, N, V] against labels [B, N] (shifted inside: position
+// t predicts label t+1; -100 is ignored).
+torch::Tensor language_model_loss(const torch::Tensor& logits, const torch::Tensor& labels);
+// The task loss a model type implies: classification for vit/bert, LM for gpt2.
+torch::Tensor task_loss(const std::string& model_type, const torch::Tensor& logits,
+                        const torch::Tensor& labels, double label_smoothing = 0.0);
+
+// Accuracy and mean loss of a classifier over a whole dataset (eval mode, no grad, in order).
+Metrics evaluate_classifier(ModelImpl& model, const Dataset& data, int64_t batch_size,
+                            const torch::Device& device);
+// Class probabilities [N, C] for a whole dataset (eval mode, no grad, in order): for ensembles.
+torch::Tensor predict_probabilities(ModelImpl& model, const Dataset& data, int64_t batch_size,
+                                    const torch::Device& device);
+
+// Plain supervised training of one model.
+class SupervisedTask : public Task {
+ public:
+  SupervisedTask(Model model, const Dataset* eval_data, int64_t eval_batch_size,
+                 torch::Device device, double label_smoothing = 0.0);
+  Model model() override { return model_; }
+  StepLoss loss(const Batch& batch) override;
+  Metrics evaluate() override;
+
+ private:
+  Model model_;
+  const Dataset* eval_data_;
+  int64_t eval_batch_size_;
+  torch::Device device_;
+  double label_smoothing_;
+};
+
+}  // namespace attnd

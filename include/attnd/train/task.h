@@ -1,0 +1,40 @@
+// What the trainer trains. A Task turns a batch into a loss and knows how to evaluate itself;
+// the Trainer owns everything else (optimiser, schedule, checkpoints, metrics, progress).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
+
+#include <map>
+#include <string>
+
+#include "attnd/data/batch.h"
+#include "attnd/models/model.h"
+
+namespace attnd {
+
+struct StepLoss {
+  torch::Tensor total;                   // the scalar that is backpropagated
+  std::map<std::string, double> parts;   // named components for the log (e.g. task, attn)
+};
+
+// Evaluation results by name ("accuracy", "loss", ...).
+using Metrics = std::map<std::string, double>;
+
+class Task {
+ public:
+  virtual ~Task() = default;
+  // The model whose parameters are trained and saved (the student, when distilling).
+  virtual Model model() = 0;
+  // The config.json written with each checkpoint (the model's, plus task keys such as a teacher).
+  virtual nlohmann::json checkpoint_config() { return model()->config_json(); }
+  // Training-mode loss of one (micro-)batch already on the device.
+  virtual StepLoss loss(const Batch& batch) = 0;
+  // Evaluation on the task's held-out data; leaves the model in eval mode.
+  virtual Metrics evaluate() = 0;
+  // The metric that picks the best checkpoint, and whether larger is better.
+  virtual std::string selection_metric() const { return "accuracy"; }
+  virtual bool higher_is_better() const { return true; }
+};
+
+}  // namespace attnd

@@ -1,0 +1,71 @@
+// The one training loop: AdamW, warmup + cosine, clipping, gradient accumulation, periodic
+// evaluation, best checkpoint, resume, metrics.jsonl, progress, NaN guard.
+//
+// Determinism: the data order, the augmentation and the global torch RNG (dropout) of step s are
+// functions of (seed, s) alone, so a run resumed from a checkpoint at step k reproduces the
+// uninterrupted run exactly.
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "attnd/data/batch.h"
+#include "attnd/train/optimizer.h"
+#include "attnd/train/progress.h"
+#include "attnd/train/task.h"
+
+namespace attnd {
+
+struct TrainerOptions {
+  int64_t steps = 1000;          // optimiser steps
+  int64_t batch_size = 128;      // per micro-batch
+  int64_t grad_accum = 1;        // micro-batches per step
+  AdamWConfig adamw;
+  int64_t warmup_steps = 0;
+  double min_lr_ratio = 0.0;
+  double clip_grad_norm = 1.0;   // <= 0 disables clipping
+  int64_t eval_every = 0;        // 0: evaluate at the end only
+  int64_t save_every = 0;        // 0: save whenever evaluating
+  int64_t log_every = 50;
+  int64_t keep_checkpoints = 2;  // step checkpoints kept (best/ is kept separately)
+  uint64_t seed = 0;
+  std::string run_dir;           // checkpoints/, best/, metrics.jsonl go here
+  torch::Device device = torch::kCPU;
+  Progress::Style progress = Progress::Style::kAuto;
+  std::string label = "train";   // progress prefix
+  int64_t stop_after = -1;       // stop early after this step, as if interrupted (tests, time boxes)
+};
+
+struct TrainResult {
+  int64_t steps_done = 0;
+  Metrics final_metrics;
+  Metrics best_metrics;
+  int64_t best_step = -1;
+  std::string best_dir;
+  std::string last_checkpoint;
+  double seconds = 0.0;
+};
+
+class Trainer {
+ public:
+  Trainer(TrainerOptions options, Task& task, const Dataset& train_data);
+
+  // resume_from: "" (fresh), a checkpoint directory, or a run directory (its latest checkpoint).
+  TrainResult fit(const std::string& resume_from = "");
+
+  // The newest checkpoints/step-N in a run directory, or "" if none.
+  static std::string latest_checkpoint(const std::string& run_dir);
+
+ private:
+  int64_t restore(const std::string& checkpoint_dir, NamedAdamW& optimizer, TrainResult& result);
+  std::string save(int64_t step, NamedAdamW& optimizer, const TrainResult& result);
+  void prune_checkpoints() const;
+
+  TrainerOptions options_;
+  Task& task_;
+  const Dataset& train_data_;
+};
+
+}  // namespace attnd

@@ -1,0 +1,167 @@
+#include "attnd/distill/distiller.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <sstream>
+
+#include "attnd/core/error.h"
+#include "attnd/distill/losses.h"
+#include "attnd/train/objectives.h"
+
+namespace attnd {
+
+DistillLoss parse_distill_loss(const std::string& name) {
+  if (name == "soft_ce") return DistillLoss::kAttnSoftCE;
+  if (name == "kl") return DistillLoss::kAttnKL;
+  if (name == "mse") return DistillLoss::kAttnMSE;
+  if (name == "hidden_mse") return DistillLoss::kHiddenMSE;
+  throw_input_error("unknown distillation loss '", name,
+                    "' (expected soft_ce, kl, mse or hidden_mse)");
+}
+
+std::string to_string(DistillLoss loss) {
+  switch (loss) {
+    case DistillLoss::kAttnSoftCE: return "soft_ce";
+    case DistillLoss::kAttnKL: return "kl";
+    case DistillLoss::kAttnMSE: return "mse";
+    case DistillLoss::kHiddenMSE: return "hidden_mse";
+  }
+  return "?";
+}
+
+std::vector<std::pair<int64_t, int64_t>> parse_layer_map(const std::string& spec,
+                                                         int64_t student_layers,
+                                                         int64_t teacher_layers,
+                                                         int64_t skip_last) {
+  ATTND_CHECK_INPUT(skip_last >= 0 && skip_last <= student_layers, "distill.skip_last = ",
+                    skip_last, " must be between 0 and the student's ", student_layers, " layers");
+  std::vector<std::pair<int64_t, int64_t>> pairs;
+  if (spec.empty() || spec == "auto") {
+    for (int64_t s = 0; s < student_layers; ++s) {
+      int64_t t = s;
+      if (student_layers != teacher_layers) {
+        t = student_layers == 1 ? teacher_layers - 1
+                                : std::llround(static_cast<double>(s) * (teacher_layers - 1) /
+                                               (student_layers - 1));
+      }
+      pairs.emplace_back(s, t);
+    }
+  } else {
+    std::stringstream in(spec);
+    std::string item;
+    while (std::getline(in, item, ',')) {
+      auto colon = item.find(':');
+      ATTND_CHECK_INPUT(colon != std::string::npos, "distill.layer_map: '", item,
+                        "' is not a pair 'student:teacher' (e.g. \"0:0,1:2\")");
+      int64_t s = 0, t = 0;
+      try {
+        s = std::stoll(item.substr(0, colon));
+        t = std::stoll(item.substr(colon + 1));
+      } catch (const std::exception&) {
+        throw_input_error("distill.layer_map: '", item, "' is not a pair of layer numbers");
+      }
+      ATTND_CHECK_INPUT(s >= 0 && s < student_layers, "distill.layer_map: student layer ", s,
+                        " out of range (the student has ", student_layers, " layers)");
+      ATTND_CHECK_INPUT(t >= 0 && t < teacher_layers, "distill.layer_map: teacher layer ", t,
+                        " out of range (the teacher has ", teacher_layers, " layers)");
+      pairs.emplace_back(s, t);
+    }
+  }
+  std::vector<std::pair<int64_t, int64_t>> kept;
+  for (const auto& p : pairs)
+    if (p.first < student_layers - skip_last) kept.push_back(p);
+  return kept;
+}
+
+DistillTask::DistillTask(Model teacher, Model student, DistillSpec spec, const Dataset* eval_data,
+                         int64_t eval_batch_size, torch::Device device, std::string teacher_ref)
+    : teacher_(std::move(teacher)), student_(std::move(student)), spec_(std::move(spec)),
+      eval_data_(eval_data), eval_batch_size_(eval_batch_size), device_(device),
+      teacher_ref_(std::move(teacher_ref)) {
+  ATTND_CHECK_INPUT(teacher_->model_type() == student_->model_type(), "teacher is a ",
+                    teacher_->model_type(), " model but the student is a ",
+                    student_->model_type());
+  for (const auto& term : spec_.terms) {
+    ATTND_CHECK_INPUT(term.student_layer < student_->num_layers() &&
+                          term.teacher_layer < teacher_->num_layers(),
+                      "distillation term pairs student layer ", term.student_layer,
+                      " with teacher layer ", term.teacher_layer, ", beyond the models' depth");
+    if (term.kind != DistillLoss::kHiddenMSE) {
+      ATTND_CHECK_INPUT(teacher_->num_heads() == student_->num_heads(),
+                        "attention distillation pairs heads one to one: the teacher has ",
+                        teacher_->num_heads(), " heads, the student ", student_->num_heads());
+    }
+  }
+  teacher_->to(device_);
+  teacher_->eval();
+  for (auto& p : teacher_->parameters()) p.set_requires_grad(false);
+}
+
+nlohmann::json DistillTask::checkpoint_config() {
+  auto config = student_->config_json();
+  if (!teacher_ref_.empty()) config["attnd"]["distilled_from"] = teacher_ref_;
+  return config;
+}
+
+StepLoss DistillTask::loss(const Batch& batch) {
+  Taps teacher_taps, student_taps;
+  for (const auto& term : spec_.terms) {
+    if (term.kind == DistillLoss::kHiddenMSE) {
+      teacher_taps.record(kRecordHidden, {term.teacher_layer});
+      student_taps.record(kRecordHidden, {term.student_layer});
+    } else {
+      teacher_taps.record(kRecordProbs, {term.teacher_layer});
+      student_taps.record(kRecordLogits | kRecordProbs, {term.student_layer});
+    }
+  }
+  {
+    torch::NoGradGuard no_grad;  // not InferenceMode: the recorded tensors feed a student loss
+    teacher_->eval();
+    teacher_->forward(batch.input, &teacher_taps);
+  }
+  auto logits = student_->forward(batch.input, &student_taps);
+  auto task = task_loss(student_->model_type(), logits, batch.labels, spec_.label_smoothing);
+
+  AttentionMask mask;
+  mask.key_padding = batch.input.attention_mask;
+  mask.causal = student_->model_type() == "gpt2";
+  StepLoss out;
+  out.total = spec_.task_weight * task;
+  out.parts["task"] = task.item<double>();
+  for (const auto& term : spec_.terms) {
+    const auto& t = teacher_taps.at(term.teacher_layer);
+    const auto& s = student_taps.at(term.student_layer);
+    torch::Tensor value;
+    switch (term.kind) {
+      case DistillLoss::kAttnSoftCE:
+        value = s.logits.defined() ? attention_soft_ce(t.probs, s.logits, mask)
+                                   : attention_soft_ce_from_probs(t.probs, s.probs, mask);
+        break;
+      case DistillLoss::kAttnKL:
+        ATTND_CHECK_INPUT(s.logits.defined(), "the KL attention loss needs student logits; layer ",
+                          term.student_layer, "'s mixer has none (use soft_ce)");
+        value = attention_kl(t.probs, s.logits, mask);
+        break;
+      case DistillLoss::kAttnMSE:
+        value = attention_mse(t.probs, s.probs, mask);
+        break;
+      case DistillLoss::kHiddenMSE:
+        ATTND_CHECK_INPUT(t.hidden.size(-1) == s.hidden.size(-1),
+                          "hidden-state distillation needs equal hidden sizes: teacher ",
+                          t.hidden.size(-1), ", student ", s.hidden.size(-1));
+        value = hidden_mse(t.hidden, s.hidden, batch.input.attention_mask);
+        break;
+    }
+    out.total = out.total + term.weight * value;
+    out.parts[to_string(term.kind)] += value.item<double>();
+  }
+  return out;
+}
+
+Metrics DistillTask::evaluate() {
+  ATTND_CHECK(eval_data_ != nullptr, "no evaluation data was given");
+  return evaluate_classifier(*student_, *eval_data_, eval_batch_size_, device_);
+}
+
+}  // namespace attnd

@@ -1,0 +1,272 @@
+#include "attnd/methods/recipe.h"
+
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include "attnd/core/error.h"
+#include "attnd/core/suggest.h"
+#include "attnd/distill/distiller.h"
+#include "attnd/io/checkpoint.h"
+#include "attnd/io/json_file.h"
+#include "attnd/models/registry.h"
+#include "attnd/train/objectives.h"
+
+namespace attnd {
+
+namespace fs = std::filesystem;
+
+ConfigSchema recipe_schema(bool with_distill) {
+  ConfigSchema s;
+  s.add("run.name", "run", "name of the run; the run directory defaults to runs/<name>")
+      .add("run.out", "", "run directory (default runs/<run.name>)")
+      .add("run.seed", int64_t{0}, "seed of every random choice: init, data order, augmentation, dropout")
+      .add("run.device", "cpu", "cpu | cuda | cuda:N")
+      .add("run.threads", int64_t{0}, "CPU threads for LibTorch and OpenBLAS (0: all cores)")
+      .add("run.progress", "auto", "auto (bar on a terminal, lines otherwise) | bar | lines | quiet")
+      .add("run.init", "", "start from this checkpoint instead of a fresh [model]");
+  s.add_table("model", "the model as HF config.json keys (model_type = vit | bert | gpt2, ...)");
+  s.add("data.dataset", "fashion-mnist", "dataset name (fashion-mnist)")
+      .add("data.dir", "/usr/share/datasets/fashion-mnist", "where the dataset's files are")
+      .add("data.train_examples", int64_t{0},
+           "labelled training examples used, class-balanced (0: all that remain after validation)")
+      .add("data.val_examples", int64_t{5000},
+           "training images held out for choosing the best checkpoint")
+      .add("data.split_seed", int64_t{0}, "seed of the validation split and the labelled subset")
+      .add("data.augment", true, "random crop (zero padding) and horizontal flip while training")
+      .add("data.augment_pad", int64_t{2}, "padding of the random crop, pixels");
+  s.add("train.steps", int64_t{1000}, "optimiser steps")
+      .add("train.batch_size", int64_t{128}, "examples per micro-batch")
+      .add("train.grad_accum", int64_t{1}, "micro-batches per optimiser step")
+      .add("train.lr", 1e-3, "peak learning rate (AdamW)")
+      .add("train.weight_decay", 0.05, "AdamW weight decay (not on biases and norms)")
+      .add("train.beta1", 0.9, "AdamW beta1")
+      .add("train.beta2", 0.999, "AdamW beta2")
+      .add("train.warmup_steps", int64_t{100}, "linear warmup steps before the cosine decay")
+      .add("train.min_lr_ratio", 0.0, "final learning rate as a fraction of the peak")
+      .add("train.clip_grad_norm", 1.0, "clip the global gradient norm (0: off)")
+      .add("train.label_smoothing", 0.0, "label smoothing of the task loss")
+      .add("train.eval_every", int64_t{200}, "evaluate on the validation split every N steps (0: at the end)")
+      .add("train.save_every", int64_t{0}, "checkpoint every N steps (0: at each evaluation)")
+      .add("train.log_every", int64_t{50}, "write a metrics line every N steps")
+      .add("train.keep_checkpoints", int64_t{2}, "step checkpoints kept (best/ is kept apart)")
+      .add("train.eval_batch_size", int64_t{500}, "batch size of evaluation");
+  if (with_distill) {
+    s.add("distill.teacher", "", "teacher checkpoint directory (frozen, no grad)")
+        .add("distill.attention_loss", "soft_ce", "soft_ce | kl | mse | none: loss over attention rows")
+        .add("distill.attention_weight", 3.0, "weight of the attention loss (summed over layers)")
+        .add("distill.hidden_loss", "none", "none | mse: loss over the blocks' hidden states")
+        .add("distill.hidden_weight", 1.0, "weight of the hidden-state loss")
+        .add("distill.task_weight", 1.0, "weight of the task loss (0: attention only)")
+        .add("distill.layer_map", "auto",
+             "student:teacher layer pairs, e.g. \"0:0,1:2\"; auto = same depth one to one, else spread")
+        .add("distill.skip_last", int64_t{0}, "leave the student's last k layers undistilled");
+  }
+  return s;
+}
+
+torch::Device parse_device(const std::string& name) {
+  try {
+    torch::Device device(name);
+    if (device.is_cuda())
+      ATTND_CHECK_INPUT(torch::cuda::is_available(), "run.device = '", name,
+                        "' but this LibTorch sees no CUDA device (use cpu)");
+    return device;
+  } catch (const c10::Error&) {
+    throw_input_error("run.device = '", name, "' is not a device (expected cpu, cuda or cuda:N)");
+  }
+}
+
+int configure_threads(int64_t threads) {
+  ATTND_CHECK_INPUT(threads >= 0, "run.threads must be >= 0, got ", threads);
+  int n = threads > 0 ? static_cast<int>(threads)
+                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(n);
+  // OpenBLAS-pthread keeps its own pool: this variable is read by each BLAS call's thread count.
+  if (!std::getenv("OPENBLAS_NUM_THREADS") || threads > 0)
+    setenv("OPENBLAS_NUM_THREADS", std::to_string(n).c_str(), 1);
+  return n;
+}
+
+std::string run_directory(const Config& config) {
+  auto out = config.get_string("run.out");
+  return out.empty() ? (fs::path("runs") / config.get_string("run.name")).string() : out;
+}
+
+static Progress::Style progress_style(const std::string& name) {
+  if (name == "auto") return Progress::Style::kAuto;
+  if (name == "bar") return Progress::Style::kBar;
+  if (name == "lines") return Progress::Style::kLines;
+  if (name == "quiet") return Progress::Style::kQuiet;
+  throw_input_error("run.progress = '", name, "' (expected auto, bar, lines or quiet)");
+}
+
+TrainerOptions trainer_options(const Config& c) {
+  TrainerOptions o;
+  o.steps = c.get_int("train.steps");
+  o.batch_size = c.get_int("train.batch_size");
+  o.grad_accum = c.get_int("train.grad_accum");
+  o.adamw.lr = c.get_double("train.lr");
+  o.adamw.weight_decay = c.get_double("train.weight_decay");
+  o.adamw.beta1 = c.get_double("train.beta1");
+  o.adamw.beta2 = c.get_double("train.beta2");
+  o.warmup_steps = c.get_int("train.warmup_steps");
+  o.min_lr_ratio = c.get_double("train.min_lr_ratio");
+  o.clip_grad_norm = c.get_double("train.clip_grad_norm");
+  o.eval_every = c.get_int("train.eval_every");
+  o.save_every = c.get_int("train.save_every");
+  o.log_every = std::max<int64_t>(1, c.get_int("train.log_every"));
+  o.keep_checkpoints = c.get_int("train.keep_checkpoints");
+  o.seed = static_cast<uint64_t>(c.get_int("run.seed"));
+  o.run_dir = run_directory(c);
+  o.device = parse_device(c.get_string("run.device"));
+  o.progress = progress_style(c.get_string("run.progress"));
+  o.label = c.get_string("run.name");
+  ATTND_CHECK_INPUT(o.adamw.lr > 0, "train.lr must be positive, got ", o.adamw.lr);
+  return o;
+}
+
+ImageData load_image_data(const Config& c) {
+  const auto dataset = c.get_string("data.dataset");
+  ATTND_CHECK_INPUT(dataset == "fashion-mnist", "data.dataset = '", dataset,
+                    "' is not known (expected fashion-mnist)");
+  const auto dir = c.get_string("data.dir");
+  ImageData data;
+  data.clean_train_images = std::make_shared<ImageDataset>(load_fashion_mnist(dir, true));
+  data.test = std::make_shared<ImageDataset>(load_fashion_mnist(dir, false));
+  data.train_images = std::make_shared<ImageDataset>(*data.clean_train_images);
+  if (c.get_bool("data.augment")) {
+    Augmentation aug;
+    aug.crop_pad = c.get_int("data.augment_pad");
+    aug.horizontal_flip = true;
+    data.train_images->set_augmentation(aug);
+  }
+  const auto seed = static_cast<uint64_t>(c.get_int("data.split_seed"));
+  const int64_t n = data.clean_train_images->size();
+  const int64_t n_val = c.get_int("data.val_examples");
+  ATTND_CHECK_INPUT(n_val >= 0 && n_val < n, "data.val_examples = ", n_val,
+                    " must leave training images (the split has ", n, ")");
+  auto [rest, val] = split_indices(n, n_val, seed);
+  int64_t n_train = c.get_int("data.train_examples");
+  ATTND_CHECK_INPUT(n_train >= 0 && n_train <= static_cast<int64_t>(rest.size()),
+                    "data.train_examples = ", n_train, " but only ", rest.size(),
+                    " training images remain after the validation split");
+  if (n_train > 0) {
+    auto labels = data.clean_train_images->labels().index(
+        {torch::tensor(rest, torch::kLong)});
+    auto picked = stratified_sample(labels, n_train, seed);
+    std::vector<int64_t> subset;
+    subset.reserve(picked.size());
+    for (auto i : picked) subset.push_back(rest[i]);
+    rest = std::move(subset);
+  }
+  data.train = std::make_unique<SubsetDataset>(data.train_images, rest);
+  data.val = std::make_unique<SubsetDataset>(data.clean_train_images, val);
+  return data;
+}
+
+Model build_model(const Config& c) {
+  const auto init = c.get_string("run.init");
+  auto table = c.table_json("model");
+  if (!init.empty()) {
+    ATTND_CHECK_INPUT(table.empty(), "give either run.init (a checkpoint) or a [model] table, not both");
+    return load_model(init);
+  }
+  ATTND_CHECK_INPUT(table.contains("model_type") && table["model_type"].is_string(),
+                    "the recipe's [model] table needs model_type (one of vit, bert, gpt2) — or "
+                    "set run.init to a checkpoint");
+  const auto type = table["model_type"].get<std::string>();
+  std::vector<std::string> present;
+  for (auto it = table.begin(); it != table.end(); ++it) present.push_back(it.key());
+  auto known = model_config_keys(type);
+  for (auto& k : present) k = "model." + k;
+  for (auto& k : known) k = "model." + k;
+  check_known_keys(present, known, "the recipe's [model] table");
+  torch::manual_seed(static_cast<uint64_t>(c.get_int("run.seed")));
+  return create_model(table);
+}
+
+namespace {
+
+void write_result(const std::string& run_dir, const RecipeResult& r) {
+  nlohmann::json out = {{"steps", r.train.steps_done},
+                        {"seconds", r.train.seconds},
+                        {"best_step", r.train.best_step},
+                        {"best_dir", r.train.best_dir},
+                        {"val", r.train.best_metrics},
+                        {"test", r.test}};
+  write_json_file((fs::path(run_dir) / "result.json").string(), out);
+}
+
+// Trains `task`'s model, then reports the best checkpoint on the test split.
+RecipeResult train_and_test(const Config& c, Task& task, const ImageData& data,
+                            const std::string& resume) {
+  RecipeResult result;
+  auto options = trainer_options(c);
+  result.run_dir = options.run_dir;
+  fs::create_directories(result.run_dir);
+  c.save((fs::path(result.run_dir) / "config.toml").string());
+  Trainer trainer(options, task, *data.train);
+  result.train = trainer.fit(resume);
+  if (result.train.steps_done == options.steps && !result.train.best_dir.empty()) {
+    auto best = load_model(result.train.best_dir, options.device);
+    result.test = evaluate_classifier(*best, *data.test, c.get_int("train.eval_batch_size"),
+                                      options.device);
+    write_result(result.run_dir, result);
+  }
+  return result;
+}
+
+}  // namespace
+
+RecipeResult run_train_recipe(const Config& c, const std::string& resume) {
+  configure_threads(c.get_int("run.threads"));
+  auto data = load_image_data(c);
+  auto model = build_model(c);
+  auto device = parse_device(c.get_string("run.device"));
+  model->to(device);
+  SupervisedTask task(model, data.val.get(), c.get_int("train.eval_batch_size"), device,
+                      c.get_double("train.label_smoothing"));
+  return train_and_test(c, task, data, resume);
+}
+
+RecipeResult run_distill_recipe(const Config& c, const std::string& resume) {
+  configure_threads(c.get_int("run.threads"));
+  const auto teacher_dir = c.get_string("distill.teacher");
+  ATTND_CHECK_INPUT(!teacher_dir.empty(), "distillation needs a teacher: set distill.teacher "
+                    "(or --teacher) to a checkpoint directory");
+  auto device = parse_device(c.get_string("run.device"));
+  auto teacher = load_model(teacher_dir, device);
+  auto data = load_image_data(c);
+  auto student = build_model(c);
+  student->to(device);
+
+  DistillSpec spec;
+  spec.task_weight = c.get_double("distill.task_weight");
+  spec.label_smoothing = c.get_double("train.label_smoothing");
+  auto pairs = parse_layer_map(c.get_string("distill.layer_map"), student->num_layers(),
+                               teacher->num_layers(), c.get_int("distill.skip_last"));
+  const auto attention = c.get_string("distill.attention_loss");
+  if (attention != "none") {
+    auto kind = parse_distill_loss(attention);
+    ATTND_CHECK_INPUT(kind != DistillLoss::kHiddenMSE, "distill.attention_loss = '", attention,
+                      "' (expected soft_ce, kl, mse or none)");
+    for (auto [s, t] : pairs)
+      spec.terms.push_back({kind, s, t, c.get_double("distill.attention_weight")});
+  }
+  const auto hidden = c.get_string("distill.hidden_loss");
+  ATTND_CHECK_INPUT(hidden == "none" || hidden == "mse", "distill.hidden_loss = '", hidden,
+                    "' (expected none or mse)");
+  if (hidden == "mse")
+    for (auto [s, t] : pairs)
+      spec.terms.push_back({DistillLoss::kHiddenMSE, s, t, c.get_double("distill.hidden_weight")});
+  ATTND_CHECK_INPUT(!spec.terms.empty() || spec.task_weight > 0,
+                    "nothing to learn: no distillation term and distill.task_weight = 0");
+  DistillTask task(teacher, student, spec, data.val.get(), c.get_int("train.eval_batch_size"),
+                   device, teacher_dir);
+  return train_and_test(c, task, data, resume);
+}
+
+}  // namespace attnd

@@ -1,0 +1,224 @@
+#include "attnd/models/bert.h"
+
+#include <torch/torch.h>
+
+#include "attnd/core/error.h"
+#include "attnd/models/init.h"
+
+namespace attnd {
+
+// ---- config ---------------------------------------------------------------------------------------
+
+BertConfig BertConfig::from_json(const nlohmann::json& json) {
+  ConfigReader r(json, "bert config");
+  BertConfig c;
+  c.vocab_size = r.get_int_at_least("vocab_size", c.vocab_size, 1);
+  c.hidden_size = r.get_int_at_least("hidden_size", c.hidden_size, 1);
+  c.num_hidden_layers = r.get_int_at_least("num_hidden_layers", c.num_hidden_layers, 1);
+  c.num_attention_heads = r.get_int_at_least("num_attention_heads", c.num_attention_heads, 1);
+  c.intermediate_size = r.get_int_at_least("intermediate_size", c.intermediate_size, 1);
+  c.hidden_act = r.get_string("hidden_act", c.hidden_act);
+  parse_activation(c.hidden_act, "hidden_act");
+  c.hidden_dropout_prob = r.get_dropout("hidden_dropout_prob", c.hidden_dropout_prob);
+  c.attention_probs_dropout_prob =
+      r.get_dropout("attention_probs_dropout_prob", c.attention_probs_dropout_prob);
+  c.max_position_embeddings =
+      r.get_int_at_least("max_position_embeddings", c.max_position_embeddings, 1);
+  c.type_vocab_size = r.get_int_at_least("type_vocab_size", c.type_vocab_size, 1);
+  c.initializer_range = r.get_double("initializer_range", c.initializer_range);
+  c.layer_norm_eps = r.get_double("layer_norm_eps", c.layer_norm_eps);
+  c.pad_token_id = r.get_int("pad_token_id", c.pad_token_id);
+  ATTND_CHECK_INPUT(c.pad_token_id >= 0 && c.pad_token_id < c.vocab_size,
+                    "bert config: config key 'pad_token_id' must be in [0, vocab_size = ",
+                    c.vocab_size, "), got ", c.pad_token_id);
+  c.classifier_dropout = r.get_optional_double("classifier_dropout");
+  if (c.classifier_dropout) c.classifier_dropout = r.get_dropout("classifier_dropout", 0.0);
+  const auto position_type = r.get_string("position_embedding_type", "absolute");
+  ATTND_CHECK_INPUT(position_type == "absolute",
+                    "bert config: config key 'position_embedding_type' must be \"absolute\" (the "
+                    "only kind attnd implements), got \"", position_type, "\"");
+  ATTND_CHECK_INPUT(!r.get_bool("is_decoder", false),
+                    "bert config: config key 'is_decoder' must be false (attnd's bert is an encoder)");
+  ATTND_CHECK_INPUT(c.hidden_size % c.num_attention_heads == 0, "bert config: hidden_size (",
+                    c.hidden_size, ") must be a multiple of num_attention_heads (",
+                    c.num_attention_heads, ")");
+  c.labels = LabelMap::from_json(r);
+  c.attnd_extra = r.attnd();
+  return c;
+}
+
+nlohmann::json BertConfig::to_json() const {
+  nlohmann::json j;
+  j["model_type"] = "bert";
+  j["architectures"] = {"BertForSequenceClassification"};
+  j["vocab_size"] = vocab_size;
+  j["hidden_size"] = hidden_size;
+  j["num_hidden_layers"] = num_hidden_layers;
+  j["num_attention_heads"] = num_attention_heads;
+  j["intermediate_size"] = intermediate_size;
+  j["hidden_act"] = hidden_act;
+  j["hidden_dropout_prob"] = hidden_dropout_prob;
+  j["attention_probs_dropout_prob"] = attention_probs_dropout_prob;
+  j["max_position_embeddings"] = max_position_embeddings;
+  j["type_vocab_size"] = type_vocab_size;
+  j["initializer_range"] = initializer_range;
+  j["layer_norm_eps"] = layer_norm_eps;
+  j["pad_token_id"] = pad_token_id;
+  j["position_embedding_type"] = "absolute";
+  j["classifier_dropout"] = classifier_dropout ? nlohmann::json(*classifier_dropout) : nlohmann::json();
+  labels.to_json(j);
+  j["attnd"] = attnd_extra;
+  return j;
+}
+
+std::vector<std::string> BertConfig::keys() {
+  auto k = common_config_keys();
+  for (const char* s : {"vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                        "intermediate_size", "hidden_act", "hidden_dropout_prob",
+                        "attention_probs_dropout_prob", "max_position_embeddings",
+                        "type_vocab_size", "layer_norm_eps", "pad_token_id",
+                        "position_embedding_type", "classifier_dropout", "is_decoder"}) {
+    k.emplace_back(s);
+  }
+  return k;
+}
+
+void check_token_ids(const torch::Tensor& ids, int64_t vocab_size, int64_t max_positions,
+                     const char* who) {
+  ATTND_CHECK_INPUT(ids.defined(), who, ": the input has no input_ids");
+  ATTND_CHECK_INPUT(ids.dim() == 2 && ids.size(1) >= 1, who, ": input_ids must be [B, N], got ",
+                    ids.sizes());
+  ATTND_CHECK_INPUT(ids.scalar_type() == torch::kLong, who, ": input_ids must be int64, got ",
+                    ids.scalar_type());
+  ATTND_CHECK_INPUT(ids.size(1) <= max_positions, who, ": sequence length ", ids.size(1),
+                    " exceeds the model's ", max_positions, " positions");
+  // An out-of-range id would be a device-side assert on a GPU: check it here (one sync).
+  if (ids.numel() > 0) {
+    auto bad = torch::logical_or(ids < 0, ids >= vocab_size).any().item<bool>();
+    if (bad) {
+      throw_input_error(who, ": input_ids must be in [0, ", vocab_size, "), got values in [",
+                        ids.min().item<int64_t>(), ", ", ids.max().item<int64_t>(), "]");
+    }
+  }
+}
+
+// ---- modules ---------------------------------------------------------------------------------------
+
+BertEmbeddingsImpl::BertEmbeddingsImpl(const BertConfig& c) {
+  word_embeddings = register_module(
+      "word_embeddings", torch::nn::Embedding(torch::nn::EmbeddingOptions(c.vocab_size, c.hidden_size)
+                                                  .padding_idx(c.pad_token_id)));
+  position_embeddings = register_module(
+      "position_embeddings", torch::nn::Embedding(c.max_position_embeddings, c.hidden_size));
+  token_type_embeddings = register_module(
+      "token_type_embeddings", torch::nn::Embedding(c.type_vocab_size, c.hidden_size));
+  LayerNorm = register_module(
+      "LayerNorm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
+  dropout = register_module("dropout", torch::nn::Dropout(c.hidden_dropout_prob));
+}
+
+torch::Tensor BertEmbeddingsImpl::forward(const torch::Tensor& input_ids,
+                                          const torch::Tensor& token_type_ids) {
+  const int64_t n = input_ids.size(1);
+  auto positions = torch::arange(n, input_ids.options().dtype(torch::kLong)).unsqueeze(0);
+  auto types = token_type_ids.defined() ? token_type_ids : torch::zeros_like(input_ids);
+  auto h = word_embeddings(input_ids) + token_type_embeddings(types) + position_embeddings(positions);
+  return dropout(LayerNorm(h));
+}
+
+BertLayerImpl::BertLayerImpl(const BertConfig& c) {
+  AttentionOptions ao;
+  ao.hidden_size = c.hidden_size;
+  ao.num_heads = c.num_attention_heads;
+  ao.qkv_bias = true;
+  ao.layout = AttentionLayout::kBert;
+  ao.attention_dropout = c.attention_probs_dropout_prob;
+  ao.output_dropout = c.hidden_dropout_prob;
+  ao.layer_norm_eps = c.layer_norm_eps;
+  attention = register_module("attention", Attention(ao));
+  intermediate = register_module(
+      "intermediate",
+      Intermediate(c.hidden_size, c.intermediate_size, parse_activation(c.hidden_act, "hidden_act")));
+  output = register_module("output", FeedForwardOutput(c.intermediate_size, c.hidden_size,
+                                                       c.hidden_dropout_prob, true, c.layer_norm_eps));
+}
+
+torch::Tensor BertLayerImpl::forward(const torch::Tensor& x, const AttentionMask& mask, Taps* taps,
+                                     int64_t layer) {
+  auto h = attention->forward(x, mask, taps, layer);  // LayerNorm(x + attention) already
+  return output(intermediate(h), h);
+}
+
+BertEncoderImpl::BertEncoderImpl(const BertConfig& c) {
+  layer = register_module("layer", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) layer->push_back(BertLayer(c));
+}
+
+BertPoolerImpl::BertPoolerImpl(int64_t hidden) {
+  dense = register_module("dense", torch::nn::Linear(hidden, hidden));
+}
+
+torch::Tensor BertPoolerImpl::forward(const torch::Tensor& h) { return torch::tanh(dense(h.select(1, 0))); }
+
+BertBackboneImpl::BertBackboneImpl(const BertConfig& c) {
+  embeddings = register_module("embeddings", BertEmbeddings(c));
+  encoder = register_module("encoder", BertEncoder(c));
+  pooler = register_module("pooler", BertPooler(c.hidden_size));
+}
+
+// ---- model -----------------------------------------------------------------------------------------
+
+BertModelImpl::BertModelImpl(const BertConfig& config) : config_(config) {
+  bert = register_module("bert", BertBackbone(config));
+  dropout = register_module(
+      "dropout", torch::nn::Dropout(config.classifier_dropout ? *config.classifier_dropout
+                                                              : config.hidden_dropout_prob));
+  classifier = register_module("classifier",
+                               torch::nn::Linear(config.hidden_size, config.labels.num_labels));
+  InitOptions init;
+  init.initializer_range = config.initializer_range;
+  init_weights(*this, init);
+}
+
+BertLayer BertModelImpl::block(int64_t layer) {
+  ATTND_CHECK_INPUT(layer >= 0 && layer < num_layers(), "bert: layer ", layer,
+                    " out of range (the model has ", num_layers(), " layers)");
+  return BertLayer(bert->encoder->layer->ptr<BertLayerImpl>(layer));
+}
+
+Attention BertModelImpl::attention(int64_t layer) { return block(layer)->attention; }
+
+torch::Tensor BertModelImpl::encode(const ModelInput& input, Taps* taps) {
+  check_token_ids(input.input_ids, config_.vocab_size, config_.max_position_embeddings, "bert");
+  if (input.token_type_ids.defined()) {
+    const auto& types = input.token_type_ids;
+    ATTND_CHECK_INPUT(types.sizes() == input.input_ids.sizes() && types.scalar_type() == torch::kLong,
+                      "bert: token_type_ids must be int64 ", input.input_ids.sizes(),
+                      " like input_ids, got ", types.scalar_type(), " ", types.sizes());
+    ATTND_CHECK_INPUT(!torch::logical_or(types < 0, types >= config_.type_vocab_size).any().item<bool>(),
+                      "bert: token_type_ids must be in [0, ", config_.type_vocab_size, ")");
+  }
+  const auto mask = padding_mask(input.attention_mask, input.input_ids, /*causal=*/false);
+  auto h = bert->embeddings(input.input_ids, input.token_type_ids);
+  for (int64_t l = 0; l < num_layers(); ++l) {
+    h = bert->encoder->layer->ptr<BertLayerImpl>(l)->forward(h, mask, taps, l);
+    record_hidden(taps, l, h);
+  }
+  return h;
+}
+
+torch::Tensor BertModelImpl::forward(const ModelInput& input, Taps* taps) {
+  return classifier(dropout(bert->pooler(encode(input, taps))));
+}
+
+TensorMap BertModelImpl::import_hf(TensorMap tensors) const {
+  tensors = rename_old_layer_norm(std::move(tensors));
+  tensors = add_missing_prefix(std::move(tensors), "bert.", {"classifier.", "cls."});
+  // Buffers HF may keep in the file, and BertForPreTraining's heads (MLM, NSP), which a sequence
+  // classifier does not have (HF drops them too when loading a pre-trained file).
+  return drop_names(std::move(tensors), {".position_ids", "embeddings.token_type_ids"}, {"cls."});
+}
+
+TensorMap BertModelImpl::export_hf(TensorMap tensors) const { return tensors; }
+
+}  // namespace attnd

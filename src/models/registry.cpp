@@ -1,0 +1,74 @@
+#include "attnd/models/registry.h"
+
+#include <torch/torch.h>
+
+#include <functional>
+#include <map>
+
+#include "attnd/core/error.h"
+#include "attnd/models/bert.h"
+#include "attnd/models/gpt2.h"
+#include "attnd/models/vit.h"
+
+namespace attnd {
+
+namespace {
+struct Entry {
+  std::function<Model(const nlohmann::json&)> create;
+  std::function<std::vector<std::string>()> keys;
+};
+
+const std::map<std::string, Entry>& registry() {
+  static const std::map<std::string, Entry> entries = {
+      {"bert",
+       {[](const nlohmann::json& j) -> Model {
+          return std::make_shared<BertModelImpl>(BertConfig::from_json(j));
+        },
+        &BertConfig::keys}},
+      {"gpt2",
+       {[](const nlohmann::json& j) -> Model {
+          return std::make_shared<Gpt2ModelImpl>(Gpt2Config::from_json(j));
+        },
+        &Gpt2Config::keys}},
+      {"vit",
+       {[](const nlohmann::json& j) -> Model {
+          return std::make_shared<VitModelImpl>(VitConfig::from_json(j));
+        },
+        &VitConfig::keys}},
+  };
+  return entries;
+}
+
+const Entry& find_entry(const std::string& type) {
+  const auto& r = registry();
+  auto it = r.find(type);
+  if (it == r.end()) {
+    std::string known;
+    for (const auto& kv : r) known += (known.empty() ? "" : ", ") + kv.first;
+    throw_input_error("unknown model_type '", type, "' (known: ", known, ")");
+  }
+  return it->second;
+}
+}  // namespace
+
+Model create_model(const nlohmann::json& config) {
+  ATTND_CHECK_INPUT(config.is_object(), "a model config must be a JSON object, got ",
+                    config.type_name());
+  auto it = config.find("model_type");
+  ATTND_CHECK_INPUT(it != config.end(), "model config has no 'model_type' (one of: bert, gpt2, vit)");
+  ATTND_CHECK_INPUT(it->is_string(), "config key 'model_type' must be a string, got ",
+                    it->type_name());
+  return find_entry(it->get<std::string>()).create(config);
+}
+
+std::vector<std::string> registered_model_types() {
+  std::vector<std::string> out;
+  for (const auto& kv : registry()) out.push_back(kv.first);
+  return out;
+}
+
+std::vector<std::string> model_config_keys(const std::string& model_type) {
+  return find_entry(model_type).keys();
+}
+
+}  // namespace attnd

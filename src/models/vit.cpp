@@ -1,0 +1,211 @@
+#include "attnd/models/vit.h"
+
+#include <torch/torch.h>
+
+#include "attnd/core/error.h"
+#include "attnd/models/init.h"
+
+namespace attnd {
+
+// ---- config ---------------------------------------------------------------------------------------
+
+VitConfig VitConfig::from_json(const nlohmann::json& json) {
+  ConfigReader r(json, "vit config");
+  VitConfig c;
+  c.hidden_size = r.get_int_at_least("hidden_size", c.hidden_size, 1);
+  c.num_hidden_layers = r.get_int_at_least("num_hidden_layers", c.num_hidden_layers, 1);
+  c.num_attention_heads = r.get_int_at_least("num_attention_heads", c.num_attention_heads, 1);
+  c.intermediate_size = r.get_int_at_least("intermediate_size", c.intermediate_size, 1);
+  c.hidden_act = r.get_string("hidden_act", c.hidden_act);
+  parse_activation(c.hidden_act, "hidden_act");
+  c.hidden_dropout_prob = r.get_dropout("hidden_dropout_prob", c.hidden_dropout_prob);
+  c.attention_probs_dropout_prob =
+      r.get_dropout("attention_probs_dropout_prob", c.attention_probs_dropout_prob);
+  c.initializer_range = r.get_double("initializer_range", c.initializer_range);
+  c.layer_norm_eps = r.get_double("layer_norm_eps", c.layer_norm_eps);
+  c.image_size = r.get_int_at_least("image_size", c.image_size, 1);
+  c.patch_size = r.get_int_at_least("patch_size", c.patch_size, 1);
+  c.num_channels = r.get_int_at_least("num_channels", c.num_channels, 1);
+  c.qkv_bias = r.get_bool("qkv_bias", c.qkv_bias);
+  c.encoder_stride = r.get_int("encoder_stride", c.encoder_stride);
+  ATTND_CHECK_INPUT(c.patch_size <= c.image_size, "vit config: patch_size (", c.patch_size,
+                    ") must not exceed image_size (", c.image_size, ")");
+  ATTND_CHECK_INPUT(c.hidden_size % c.num_attention_heads == 0, "vit config: hidden_size (",
+                    c.hidden_size, ") must be a multiple of num_attention_heads (",
+                    c.num_attention_heads, ")");
+  c.labels = LabelMap::from_json(r);
+  c.attnd_extra = r.attnd();
+  auto pooling = c.attnd_extra.find("pooling");
+  if (pooling != c.attnd_extra.end()) {
+    ATTND_CHECK_INPUT(pooling->is_string(), "vit config: config key 'attnd.pooling' must be a "
+                      "string (\"cls\" or \"mean\"), got ", pooling->type_name());
+    c.pooling = pooling->get<std::string>();
+    ATTND_CHECK_INPUT(c.pooling == "cls" || c.pooling == "mean",
+                      "vit config: config key 'attnd.pooling' must be \"cls\" or \"mean\", got \"",
+                      c.pooling, "\"");
+    c.attnd_extra.erase(pooling);
+  }
+  return c;
+}
+
+nlohmann::json VitConfig::to_json() const {
+  nlohmann::json j;
+  j["model_type"] = "vit";
+  j["architectures"] = {"ViTForImageClassification"};
+  j["hidden_size"] = hidden_size;
+  j["num_hidden_layers"] = num_hidden_layers;
+  j["num_attention_heads"] = num_attention_heads;
+  j["intermediate_size"] = intermediate_size;
+  j["hidden_act"] = hidden_act;
+  j["hidden_dropout_prob"] = hidden_dropout_prob;
+  j["attention_probs_dropout_prob"] = attention_probs_dropout_prob;
+  j["initializer_range"] = initializer_range;
+  j["layer_norm_eps"] = layer_norm_eps;
+  j["image_size"] = image_size;
+  j["patch_size"] = patch_size;
+  j["num_channels"] = num_channels;
+  j["qkv_bias"] = qkv_bias;
+  j["encoder_stride"] = encoder_stride;
+  labels.to_json(j);
+  nlohmann::json a = attnd_extra;
+  a["pooling"] = pooling;
+  j["attnd"] = a;
+  return j;
+}
+
+std::vector<std::string> VitConfig::keys() {
+  auto k = common_config_keys();
+  for (const char* s : {"hidden_size", "num_hidden_layers", "num_attention_heads",
+                        "intermediate_size", "hidden_act", "hidden_dropout_prob",
+                        "attention_probs_dropout_prob", "layer_norm_eps", "image_size",
+                        "patch_size", "num_channels", "qkv_bias", "encoder_stride"}) {
+    k.emplace_back(s);
+  }
+  return k;
+}
+
+// ---- modules ---------------------------------------------------------------------------------------
+
+VitPatchEmbeddingsImpl::VitPatchEmbeddingsImpl(const VitConfig& c) {
+  projection = register_module(
+      "projection", torch::nn::Conv2d(torch::nn::Conv2dOptions(c.num_channels, c.hidden_size,
+                                                               c.patch_size)
+                                          .stride(c.patch_size)));
+}
+
+torch::Tensor VitPatchEmbeddingsImpl::forward(const torch::Tensor& pixel_values) {
+  return projection(pixel_values).flatten(2).transpose(1, 2);
+}
+
+VitEmbeddingsImpl::VitEmbeddingsImpl(const VitConfig& c) {
+  // Registration order = HF's named_parameters order (own parameters before children).
+  cls_token = register_parameter("cls_token", torch::zeros({1, 1, c.hidden_size}));
+  position_embeddings =
+      register_parameter("position_embeddings", torch::zeros({1, c.num_patches() + 1, c.hidden_size}));
+  patch_embeddings = register_module("patch_embeddings", VitPatchEmbeddings(c));
+  dropout = register_module("dropout", torch::nn::Dropout(c.hidden_dropout_prob));
+}
+
+torch::Tensor VitEmbeddingsImpl::forward(const torch::Tensor& pixel_values) {
+  auto patches = patch_embeddings(pixel_values);
+  auto cls = cls_token.expand({patches.size(0), -1, -1});
+  return dropout(torch::cat({cls, patches}, 1) + position_embeddings);
+}
+
+VitLayerImpl::VitLayerImpl(const VitConfig& c) {
+  AttentionOptions ao;
+  ao.hidden_size = c.hidden_size;
+  ao.num_heads = c.num_attention_heads;
+  ao.qkv_bias = c.qkv_bias;
+  ao.layout = AttentionLayout::kVit;
+  ao.attention_dropout = c.attention_probs_dropout_prob;
+  ao.output_dropout = c.hidden_dropout_prob;
+  const auto act = parse_activation(c.hidden_act, "hidden_act");
+  auto ln = torch::nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps);
+  attention = register_module("attention", Attention(ao));
+  intermediate = register_module("intermediate", Intermediate(c.hidden_size, c.intermediate_size, act));
+  output = register_module("output", FeedForwardOutput(c.intermediate_size, c.hidden_size,
+                                                       c.hidden_dropout_prob, false, 0.0));
+  layernorm_before = register_module("layernorm_before", torch::nn::LayerNorm(ln));
+  layernorm_after = register_module("layernorm_after", torch::nn::LayerNorm(ln));
+}
+
+torch::Tensor VitLayerImpl::forward(const torch::Tensor& x, Taps* taps, int64_t layer) {
+  auto h = attention->forward(layernorm_before(x), AttentionMask{}, taps, layer) + x;
+  return output(intermediate(layernorm_after(h)), h);
+}
+
+VitEncoderImpl::VitEncoderImpl(const VitConfig& c) {
+  layer = register_module("layer", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) layer->push_back(VitLayer(c));
+}
+
+VitBackboneImpl::VitBackboneImpl(const VitConfig& c) {
+  embeddings = register_module("embeddings", VitEmbeddings(c));
+  encoder = register_module("encoder", VitEncoder(c));
+  layernorm = register_module(
+      "layernorm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
+}
+
+// ---- model -----------------------------------------------------------------------------------------
+
+VitModelImpl::VitModelImpl(const VitConfig& config) : config_(config) {
+  vit = register_module("vit", VitBackbone(config));
+  classifier = register_module("classifier", torch::nn::Linear(config.hidden_size,
+                                                               config.labels.num_labels));
+  InitOptions init;
+  init.initializer_range = config.initializer_range;
+  init.truncated = true;
+  init_weights(*this, init);
+  trunc_normal_(vit->embeddings->cls_token, 0.0, config.initializer_range);
+  trunc_normal_(vit->embeddings->position_embeddings, 0.0, config.initializer_range);
+}
+
+VitLayer VitModelImpl::block(int64_t layer) {
+  ATTND_CHECK_INPUT(layer >= 0 && layer < num_layers(), "vit: layer ", layer,
+                    " out of range (the model has ", num_layers(), " layers)");
+  return VitLayer(vit->encoder->layer->ptr<VitLayerImpl>(layer));
+}
+
+Attention VitModelImpl::attention(int64_t layer) { return block(layer)->attention; }
+
+torch::Tensor VitModelImpl::trunk(const ModelInput& input, Taps* taps) {
+  const auto& px = input.pixel_values;
+  ATTND_CHECK_INPUT(px.defined(), "vit: the input has no pixel_values");
+  ATTND_CHECK_INPUT(px.dim() == 4 && px.size(1) == config_.num_channels &&
+                        px.size(2) == config_.image_size && px.size(3) == config_.image_size,
+                    "vit: pixel_values must be [B, ", config_.num_channels, ", ",
+                    config_.image_size, ", ", config_.image_size, "], got ", px.sizes());
+  auto weight = vit->embeddings->patch_embeddings->projection->weight;
+  auto h = vit->embeddings(px.to(weight.scalar_type()));
+  for (int64_t l = 0; l < num_layers(); ++l) {
+    h = vit->encoder->layer->ptr<VitLayerImpl>(l)->forward(h, taps, l);
+    record_hidden(taps, l, h);
+  }
+  return h;
+}
+
+torch::Tensor VitModelImpl::encode(const ModelInput& input, Taps* taps) {
+  return vit->layernorm(trunk(input, taps));
+}
+
+torch::Tensor VitModelImpl::forward(const ModelInput& input, Taps* taps) {
+  auto h = trunk(input, taps);
+  auto pooled = config_.pooling == "mean" ? h.narrow(1, 1, h.size(1) - 1).mean(1)
+                                          : h.select(1, 0);
+  // LayerNorm is per token, so normalising the pooled row equals pooling the normalised rows for
+  // "cls" (HF's order) and is the paper's order for "mean".
+  return classifier(vit->layernorm(pooled));
+}
+
+TensorMap VitModelImpl::import_hf(TensorMap tensors) const {
+  tensors = rename_old_layer_norm(std::move(tensors));
+  // A base ViTModel file has no "vit." prefix and may carry the pooler that
+  // ViTForImageClassification does not have (HF ignores it too).
+  tensors = add_missing_prefix(std::move(tensors), "vit.", {"classifier."});
+  return drop_names(std::move(tensors), {}, {"vit.pooler."});
+}
+
+TensorMap VitModelImpl::export_hf(TensorMap tensors) const { return tensors; }
+
+}  // namespace attnd

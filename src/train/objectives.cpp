@@ -1,0 +1,87 @@
+#include "attnd/train/objectives.h"
+
+#include <torch/torch.h>
+
+#include "attnd/core/error.h"
+
+namespace attnd {
+
+torch::Tensor classification_loss(const torch::Tensor& logits, const torch::Tensor& labels,
+                                  double label_smoothing) {
+  ATTND_CHECK(logits.dim() == 2 && labels.dim() == 1 && logits.size(0) == labels.size(0),
+              "classification loss needs logits [B, C] and labels [B], got ", logits.sizes(),
+              " and ", labels.sizes());
+  auto logp = torch::log_softmax(logits.to(torch::kFloat), -1);
+  auto nll = -logp.gather(1, labels.unsqueeze(1)).squeeze(1);
+  if (label_smoothing <= 0.0) return nll.mean();
+  auto uniform = -logp.mean(-1);
+  return ((1.0 - label_smoothing) * nll + label_smoothing * uniform).mean();
+}
+
+torch::Tensor language_model_loss(const torch::Tensor& logits, const torch::Tensor& labels) {
+  ATTND_CHECK(logits.dim() == 3 && labels.dim() == 2, "LM loss needs logits [B, N, V] and labels "
+              "[B, N], got ", logits.sizes(), " and ", labels.sizes());
+  const int64_t n = logits.size(1);
+  auto pred = logits.narrow(1, 0, n - 1).reshape({-1, logits.size(2)});
+  auto target = labels.narrow(1, 1, n - 1).reshape({-1});
+  return torch::nn::functional::cross_entropy(
+      pred.to(torch::kFloat), target,
+      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100));
+}
+
+torch::Tensor task_loss(const std::string& model_type, const torch::Tensor& logits,
+                        const torch::Tensor& labels, double label_smoothing) {
+  if (model_type == "gpt2") return language_model_loss(logits, labels);
+  return classification_loss(logits, labels, label_smoothing);
+}
+
+Metrics evaluate_classifier(ModelImpl& model, const Dataset& data, int64_t batch_size,
+                            const torch::Device& device) {
+  ATTND_CHECK_INPUT(data.size() > 0, "the evaluation set is empty");
+  torch::NoGradGuard no_grad;
+  model.eval();
+  double loss_sum = 0.0;
+  int64_t correct = 0;
+  for (int64_t begin = 0; begin < data.size(); begin += batch_size) {
+    std::vector<int64_t> idx;
+    for (int64_t i = begin; i < std::min(data.size(), begin + batch_size); ++i) idx.push_back(i);
+    auto batch = data.get(idx, 0).to(device);
+    auto logits = model.forward(batch.input);
+    loss_sum += classification_loss(logits, batch.labels).item<double>() * idx.size();
+    correct += logits.argmax(-1).eq(batch.labels).sum().item<int64_t>();
+  }
+  return {{"accuracy", static_cast<double>(correct) / data.size()},
+          {"loss", loss_sum / data.size()}};
+}
+
+torch::Tensor predict_probabilities(ModelImpl& model, const Dataset& data, int64_t batch_size,
+                                    const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  std::vector<torch::Tensor> parts;
+  for (int64_t begin = 0; begin < data.size(); begin += batch_size) {
+    std::vector<int64_t> idx;
+    for (int64_t i = begin; i < std::min(data.size(), begin + batch_size); ++i) idx.push_back(i);
+    auto batch = data.get(idx, 0).to(device);
+    parts.push_back(torch::softmax(model.forward(batch.input).to(torch::kFloat), -1).cpu());
+  }
+  return torch::cat(parts);
+}
+
+SupervisedTask::SupervisedTask(Model model, const Dataset* eval_data, int64_t eval_batch_size,
+                               torch::Device device, double label_smoothing)
+    : model_(std::move(model)), eval_data_(eval_data), eval_batch_size_(eval_batch_size),
+      device_(device), label_smoothing_(label_smoothing) {}
+
+StepLoss SupervisedTask::loss(const Batch& batch) {
+  auto logits = model_->forward(batch.input);
+  auto loss = task_loss(model_->model_type(), logits, batch.labels, label_smoothing_);
+  return {loss, {{"task", loss.item<double>()}}};
+}
+
+Metrics SupervisedTask::evaluate() {
+  ATTND_CHECK(eval_data_ != nullptr, "no evaluation data was given");
+  return evaluate_classifier(*model_, *eval_data_, eval_batch_size_, device_);
+}
+
+}  // namespace attnd

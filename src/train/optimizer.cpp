@@ -1,0 +1,78 @@
+#include "attnd/train/optimizer.h"
+
+#include <torch/torch.h>
+
+#include "attnd/core/error.h"
+#include "attnd/core/torch_compat.h"
+
+namespace attnd {
+
+NamedAdamW::NamedAdamW(const TensorMap& params, const AdamWConfig& config) {
+  std::vector<torch::Tensor> decay, no_decay;
+  for (const auto& [name, p] : params) {
+    if (!p.requires_grad()) continue;
+    names_.push_back(name);
+    params_.push_back(p);
+    (p.dim() >= 2 ? decay : no_decay).push_back(p);
+  }
+  ATTND_CHECK_INPUT(!params_.empty(), "nothing to train: every parameter is frozen");
+  auto options = torch::optim::AdamWOptions(config.lr)
+                     .betas({config.beta1, config.beta2})
+                     .eps(config.eps)
+                     .weight_decay(config.weight_decay);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  if (!decay.empty()) groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(options));
+  if (!no_decay.empty()) {
+    auto nd = options;
+    nd.weight_decay(0.0);
+    groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(nd));
+  }
+  optimizer_ = std::make_unique<torch::optim::AdamW>(groups, options);
+}
+
+void NamedAdamW::set_lr(double lr) {
+  for (auto& group : optimizer_->param_groups())
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+}
+
+void NamedAdamW::zero_grad() { optimizer_->zero_grad(); }
+void NamedAdamW::step() { optimizer_->step(); }
+
+TensorMap NamedAdamW::state() const {
+  TensorMap out;
+  auto& states = optimizer_->state();
+  for (size_t i = 0; i < params_.size(); ++i) {
+    auto it = states.find(compat::optimizer_state_key(states, params_[i].unsafeGetTensorImpl()));
+    if (it == states.end()) continue;
+    const auto& s = static_cast<const torch::optim::AdamWParamState&>(*it->second);
+    out[names_[i] + ".exp_avg"] = s.exp_avg();
+    out[names_[i] + ".exp_avg_sq"] = s.exp_avg_sq();
+    out[names_[i] + ".step"] = torch::tensor(static_cast<int64_t>(s.step()), torch::kLong);
+  }
+  return out;
+}
+
+void NamedAdamW::load_state(const TensorMap& state, const std::string& source) {
+  auto& states = optimizer_->state();
+  states.clear();
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const auto& name = names_[i];
+    auto avg = state.find(name + ".exp_avg");
+    if (avg == state.end()) continue;  // a parameter that had no step yet
+    auto sq = state.find(name + ".exp_avg_sq");
+    auto step = state.find(name + ".step");
+    ATTND_CHECK_INPUT(sq != state.end() && step != state.end(), source,
+                      ": optimizer state for '", name, "' is incomplete");
+    ATTND_CHECK_INPUT(avg->second.sizes() == params_[i].sizes(), source,
+                      ": optimizer state for '", name, "' has shape ", avg->second.sizes(),
+                      ", expected ", params_[i].sizes());
+    auto s = std::make_unique<torch::optim::AdamWParamState>();
+    auto opts = params_[i].options().requires_grad(false);
+    s->exp_avg(avg->second.to(opts).clone());
+    s->exp_avg_sq(sq->second.to(opts).clone());
+    s->step(step->second.item<int64_t>());
+    states[compat::optimizer_state_key(states, params_[i].unsafeGetTensorImpl())] = std::move(s);
+  }
+}
+
+}  // namespace attnd

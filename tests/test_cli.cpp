@@ -1,0 +1,159 @@
+// The attnd binary as a user meets it: exit codes and messages for bad input, and a tiny end-to-end
+// train → info → eval → attn → distill → resume on the real Fashion-MNIST (skipped if absent).
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "test_utils.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct RunResult {
+  int code;
+  std::string output;  // stdout and stderr together
+};
+
+RunResult run(const std::string& args) {
+  const std::string command = std::string(ATTND_BINARY) + " " + args + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) return {-1, "popen failed"};
+  std::string output;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) output.append(buf.data(), n);
+  int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+bool has_fashion_mnist() {
+  return fs::exists("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
+}
+
+TEST(Cli, VersionNamesLibTorchAndBlas) {
+  auto r = run("--version");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("attnd "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("LibTorch "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("BLAS "), std::string::npos) << r.output;
+}
+
+TEST(Cli, UnknownOptionIsAUsageError) {
+  auto r = run("train --no-such-option");
+  EXPECT_EQ(r.code, 2) << r.output;
+}
+
+TEST(Cli, MissingCheckpointIsNamed) {
+  auto r = run("info /nonexistent/checkpoint");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("/nonexistent/checkpoint"), std::string::npos) << r.output;
+  r = run("eval /nonexistent/checkpoint");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("/nonexistent/checkpoint"), std::string::npos) << r.output;
+}
+
+TEST(Cli, CorruptCheckpointIsNamedAndNotACrash) {
+  attnd::test::TempDir tmp;
+  const auto dir = tmp / "ckpt";
+  fs::create_directories(dir);
+  write(dir + "/config.json", attnd::test::tiny_vit_config().dump());
+  write(dir + "/model.safetensors", "this is not a safetensors file at all");
+  auto r = run("eval " + dir);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("model.safetensors"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("terminate called"), std::string::npos) << r.output;
+  write(dir + "/config.json", "{ not json");
+  r = run("info " + dir);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("config.json"), std::string::npos) << r.output;
+}
+
+TEST(Cli, UnknownRecipeKeySuggestsTheClosestOne) {
+  attnd::test::TempDir tmp;
+  write(tmp / "r.toml", "[train]\nstep = 10\n");
+  auto r = run("train " + (tmp / "r.toml") + " --print-config");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("train.step"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("train.steps"), std::string::npos) << r.output;
+  r = run("train --set train.lrr=0.1 --print-config");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("train.lr"), std::string::npos) << r.output;
+  r = run("train --set train.steps=many --print-config");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("train.steps"), std::string::npos) << r.output;
+}
+
+TEST(Cli, ModelTableTypoIsRejected) {
+  attnd::test::TempDir tmp;
+  write(tmp / "r.toml", "[model]\nmodel_type = \"vit\"\nhidden_sise = 16\n");
+  auto r = run("train " + (tmp / "r.toml") + " --set data.dir=" + (tmp / "nothing"));
+  EXPECT_EQ(r.code, 2) << r.output;
+}
+
+TEST(Cli, PrintConfigShowsEveryKey) {
+  auto r = run("distill --print-config");
+  EXPECT_EQ(r.code, 0) << r.output;
+  for (const char* key : {"[train]", "lr", "[distill]", "attention_weight", "[data]", "[run]"})
+    EXPECT_NE(r.output.find(key), std::string::npos) << key << "\n" << r.output;
+}
+
+TEST(Cli, MissingDatasetNamesThePackage) {
+  attnd::test::TempDir tmp;
+  auto r = run("train --set model.model_type=vit --set data.dir=" + (tmp / "no-data") +
+               " --out " + (tmp / "run"));
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("dataset-fashion-mnist"), std::string::npos) << r.output;
+}
+
+TEST(Cli, TrainInfoEvalAttnDistillResumeEndToEnd) {
+  if (!has_fashion_mnist()) GTEST_SKIP() << "Debian package dataset-fashion-mnist not installed";
+  attnd::test::TempDir tmp;
+  const std::string tiny =
+      " --set model.model_type=vit --set model.image_size=28 --set model.patch_size=7"
+      " --set model.num_channels=1 --set model.hidden_size=16 --set model.num_hidden_layers=2"
+      " --set model.num_attention_heads=2 --set model.intermediate_size=32 --set model.num_labels=10"
+      " --set train.batch_size=16 --set data.train_examples=200 --set data.val_examples=100"
+      " --set train.eval_every=2 --set train.warmup_steps=1 --set run.progress=lines"
+      " --set train.eval_batch_size=1000";
+  auto r = run("train --set train.steps=4" + tiny + " --out " + (tmp / "teacher"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(tmp / "teacher/best/model.safetensors"));
+  EXPECT_TRUE(fs::exists(tmp / "teacher/config.toml"));
+  EXPECT_TRUE(fs::exists(tmp / "teacher/result.json"));
+  EXPECT_NE(r.output.find("test: accuracy"), std::string::npos) << r.output;
+
+  r = run("info " + (tmp / "teacher/best"));
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("vit.encoder.layer.1.attention.attention.query.weight"),
+            std::string::npos) << r.output;
+
+  r = run("eval " + (tmp / "teacher/best") + " --json");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"accuracy\""), std::string::npos) << r.output;
+
+  r = run("attn " + (tmp / "teacher/best") + " --teacher " + (tmp / "teacher/best") + " --out " +
+          (tmp / "maps"));
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(tmp / "maps/layer0.png")) << r.output;
+
+  r = run("distill --set train.steps=2" + tiny + " --teacher " + (tmp / "teacher/best") +
+          " --out " + (tmp / "student"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("soft_ce"), std::string::npos) << r.output;  // the loss part is logged
+
+  // Resume: a run extended from 4 to 6 steps continues from its step-4 checkpoint.
+  r = run("train --set train.steps=6" + tiny + " --out " + (tmp / "teacher") + " --resume " +
+          (tmp / "teacher/checkpoints/step-0000004"));
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("6 steps"), std::string::npos) << r.output;
+}
+
+}  // namespace
