@@ -7,12 +7,16 @@
 // Threads: torch::set_num_threads(OMP_NUM_THREADS) when that variable is set (scripts/run-bench
 // sets it together with OPENBLAS_NUM_THREADS). ATTND_BENCH_DEVICE=cuda runs on a GPU.
 #include <benchmark/benchmark.h>
-#include <nlohmann/json.hpp>
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "attnd/core/torch_compat.h"
 #include "attnd/models/model.h"
@@ -20,19 +24,23 @@
 namespace {
 
 // Keep in sync with bench/peers/vit_step.py.
-const nlohmann::json kVitConfig = {
-    {"model_type", "vit"},        {"image_size", 28},
-    {"patch_size", 4},            {"num_channels", 1},
-    {"hidden_size", 64},          {"num_hidden_layers", 4},
-    {"num_attention_heads", 4},   {"intermediate_size", 256},
-    {"num_labels", 10},           {"hidden_dropout_prob", 0.0},
-    {"attention_probs_dropout_prob", 0.0}, {"layer_norm_eps", 1e-6}};
+const nlohmann::json kVitConfig = {{"model_type", "vit"},
+                                   {"image_size", 28},
+                                   {"patch_size", 4},
+                                   {"num_channels", 1},
+                                   {"hidden_size", 64},
+                                   {"num_hidden_layers", 4},
+                                   {"num_attention_heads", 4},
+                                   {"intermediate_size", 256},
+                                   {"num_labels", 10},
+                                   {"hidden_dropout_prob", 0.0},
+                                   {"attention_probs_dropout_prob", 0.0},
+                                   {"layer_norm_eps", 1e-6}};
 constexpr int64_t kVitBatch = 128;
 
 const nlohmann::json kBertConfig = {
-    {"model_type", "bert"},     {"vocab_size", 8000},
-    {"hidden_size", 128},       {"num_hidden_layers", 2},
-    {"num_attention_heads", 4}, {"intermediate_size", 512},
+    {"model_type", "bert"},           {"vocab_size", 8000},       {"hidden_size", 128},
+    {"num_hidden_layers", 2},         {"num_attention_heads", 4}, {"intermediate_size", 512},
     {"max_position_embeddings", 256}, {"num_labels", 2}};
 constexpr int64_t kBertBatch = 32;
 constexpr int64_t kBertSeq = 128;
@@ -40,6 +48,8 @@ constexpr int64_t kBertSeq = 128;
 // Same optimiser settings as the Python peer (torch.optim.AdamW(lr=1e-3, weight_decay=0.05)).
 constexpr double kLr = 1e-3;
 constexpr double kWeightDecay = 0.05;
+// Untimed steps before timing (the peer's --warmup default).
+constexpr int kWarmupSteps = 3;
 
 torch::Device bench_device() {
   const char* env = std::getenv("ATTND_BENCH_DEVICE");
@@ -50,22 +60,42 @@ void sync(const torch::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize();
 }
 
-void run_steps(benchmark::State& state, const nlohmann::json& config, const attnd::ModelInput& input,
-               const torch::Tensor& labels, const torch::Device& device) {
+void run_steps(benchmark::State& state, const nlohmann::json& config,
+               const attnd::ModelInput& input, const torch::Tensor& labels,
+               const torch::Device& device) {
   auto model = attnd::create_model(config);
   model->to(device);
   model->train();
   torch::optim::AdamW optimizer(model->parameters(),
                                 torch::optim::AdamWOptions(kLr).weight_decay(kWeightDecay));
-  for (auto _ : state) {
+  auto step = [&] {
     optimizer.zero_grad();
     auto logits = model->forward(input);
     auto loss = torch::nn::functional::cross_entropy(logits, labels);
     loss.backward();
     optimizer.step();
     sync(device);
+  };
+  // Untimed warm-up, as the Python peer: the first steps allocate gradients and AdamW state.
+  for (int i = 0; i < kWarmupSteps; ++i) step();
+  // Per-step wall times as well as Google Benchmark's mean: on a shared machine the median and
+  // the best step say more than the mean (interference only ever adds time).
+  std::vector<double> step_ms;
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    step();
+    step_ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+            .count());
   }
   state.SetItemsProcessed(state.iterations() * input.batch_size());  // examples
+  if (!step_ms.empty()) {
+    std::sort(step_ms.begin(), step_ms.end());
+    const size_t n = step_ms.size();
+    state.counters["step_min_ms"] = step_ms.front();
+    state.counters["step_median_ms"] =
+        n % 2 ? step_ms[n / 2] : 0.5 * (step_ms[n / 2 - 1] + step_ms[n / 2]);
+  }
 }
 
 void BM_TrainStepVit(benchmark::State& state) {
@@ -89,9 +119,6 @@ void BM_TrainStepBert(benchmark::State& state) {
   run_steps(state, kBertConfig, input, labels, device);
 }
 
-BENCHMARK(BM_TrainStepVit)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_TrainStepBert)->Unit(benchmark::kMillisecond)->UseRealTime();
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -102,6 +129,16 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("torch_version", attnd::compat::torch_version());
   benchmark::AddCustomContext("torch_threads", std::to_string(torch::get_num_threads()));
   benchmark::AddCustomContext("device", bench_device().str());
+  // ATTND_BENCH_STEPS=n times exactly n steps (scripts/run-bench: as many as the Python peer);
+  // otherwise Google Benchmark picks the count from --benchmark_min_time.
+  int64_t steps = 0;
+  if (const char* env = std::getenv("ATTND_BENCH_STEPS")) steps = std::atoll(env);
+  for (auto [name, fn] : {std::pair{"BM_TrainStepVit", &BM_TrainStepVit},
+                          std::pair{"BM_TrainStepBert", &BM_TrainStepBert}}) {
+    auto* bench = benchmark::RegisterBenchmark(name, fn);
+    bench->Unit(benchmark::kMillisecond)->UseRealTime();
+    if (steps > 0) bench->Iterations(steps);
+  }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -5,7 +5,8 @@ The same ViT (HF ViTForImageClassification layout: patch Conv2d, CLS token, lear
 embeddings, pre-LN blocks with explicit softmax attention, erf GELU, LayerNorm eps 1e-6, classifier
 on the final-LayerNormed CLS token) and the same step (zero_grad, forward, cross-entropy, backward,
 AdamW lr 1e-3 wd 0.05) on a batch of 128 random 1x28x28 images. Prints one JSON object:
-{"ms_per_step": ..., "steps": ..., "threads": ..., "torch": ...}.
+{"ms_per_step": mean, "step_median_ms": ..., "step_min_ms": ..., "steps": ..., "threads": ...,
+"torch": ...}.
 
 Run it with Debian's /usr/bin/python3 (python3-torch: the same LibTorch as the C++ side). Threads
 follow OMP_NUM_THREADS, like the C++ benchmarks.
@@ -14,6 +15,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import time
 
 import torch
@@ -123,12 +125,15 @@ def main():
 
     for _ in range(args.warmup):
         step()
-    start = time.perf_counter()
+    times = []
     for _ in range(args.steps):
+        start = time.perf_counter()
         step()
-    elapsed = time.perf_counter() - start
-    print(json.dumps({"ms_per_step": 1000.0 * elapsed / args.steps, "steps": args.steps,
-                      "threads": torch.get_num_threads(), "torch": torch.__version__}))
+        times.append(1000.0 * (time.perf_counter() - start))
+    print(json.dumps({"ms_per_step": statistics.fmean(times),
+                      "step_median_ms": statistics.median(times), "step_min_ms": min(times),
+                      "steps": args.steps, "threads": torch.get_num_threads(),
+                      "torch": torch.__version__}))
 
 
 if __name__ == "__main__":

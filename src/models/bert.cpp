@@ -83,25 +83,6 @@ std::vector<std::string> BertConfig::keys() {
   return k;
 }
 
-void check_token_ids(const torch::Tensor& ids, int64_t vocab_size, int64_t max_positions,
-                     const char* who) {
-  ATTND_CHECK_INPUT(ids.defined(), who, ": the input has no input_ids");
-  ATTND_CHECK_INPUT(ids.dim() == 2 && ids.size(1) >= 1, who, ": input_ids must be [B, N], got ",
-                    ids.sizes());
-  ATTND_CHECK_INPUT(ids.scalar_type() == torch::kLong, who, ": input_ids must be int64, got ",
-                    ids.scalar_type());
-  ATTND_CHECK_INPUT(ids.size(1) <= max_positions, who, ": sequence length ", ids.size(1),
-                    " exceeds the model's ", max_positions, " positions");
-  // An out-of-range id would be a device-side assert on a GPU: check it here (one sync).
-  if (ids.numel() > 0) {
-    auto bad = torch::logical_or(ids < 0, ids >= vocab_size).any().item<bool>();
-    if (bad) {
-      throw_input_error(who, ": input_ids must be in [0, ", vocab_size, "), got values in [",
-                        ids.min().item<int64_t>(), ", ", ids.max().item<int64_t>(), "]");
-    }
-  }
-}
-
 // ---- modules ---------------------------------------------------------------------------------------
 
 BertEmbeddingsImpl::BertEmbeddingsImpl(const BertConfig& c) {

@@ -3,7 +3,6 @@
 #include <torch/torch.h>
 
 #include "attnd/core/error.h"
-#include "attnd/models/bert.h"  // check_token_ids
 #include "attnd/models/init.h"
 
 namespace attnd {

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <functional>
 
 #include "attnd/models/blocks.h"
 
@@ -62,10 +63,15 @@ void init_weights(torch::nn::Module& module, const InitOptions& options) {
       if (auto pad = emb->options.padding_idx()) emb->weight[*pad].zero_();
     }
   };
-  visit("", module);
-  for (const auto& item : module.named_modules("", /*include_self=*/false)) {
-    visit(item.key(), *item.value());
-  }
+  // Walk the tree by hand: named_modules() needs the root held by a shared_ptr, which it is not
+  // yet while a model's constructor runs.
+  std::function<void(const std::string&, torch::nn::Module&)> walk =
+      [&](const std::string& prefix, torch::nn::Module& m) {
+        visit(prefix, m);
+        for (const auto& child : m.named_children())
+          walk(prefix.empty() ? child.key() : prefix + "." + child.key(), *child.value());
+      };
+  walk("", module);
 }
 
 }  // namespace attnd

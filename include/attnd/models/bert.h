@@ -111,8 +111,4 @@ class BertModelImpl : public ModelImpl {
   BertConfig config_;
 };
 
-// Checks input_ids [B, N] (long, ids in [0, vocab), N <= max_positions); `who` names the model.
-void check_token_ids(const torch::Tensor& input_ids, int64_t vocab_size, int64_t max_positions,
-                     const char* who);
-
 }  // namespace attnd

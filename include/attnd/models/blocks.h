@@ -72,6 +72,11 @@ TORCH_MODULE(Gpt2Mlp);
 // Records `hidden` as layer `layer`'s hidden state when the taps ask for it.
 void record_hidden(Taps* taps, int64_t layer, const torch::Tensor& hidden);
 
+// Checks input_ids [B, N] (int64, ids in [0, vocab), N <= max_positions); `who` names the model.
+// Out-of-range ids are caught here (one host sync) rather than as a device-side assert.
+void check_token_ids(const torch::Tensor& input_ids, int64_t vocab_size, int64_t max_positions,
+                     const char* who);
+
 // Padding mask from an optional ModelInput::attention_mask [B, N] (checked against input_ids).
 AttentionMask padding_mask(const torch::Tensor& attention_mask, const torch::Tensor& input_ids,
                            bool causal);
