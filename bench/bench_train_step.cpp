@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -60,6 +61,12 @@ void sync(const torch::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize();
 }
 
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 void run_steps(benchmark::State& state, const nlohmann::json& config,
                const attnd::ModelInput& input, const torch::Tensor& labels,
                const torch::Device& device) {
@@ -80,21 +87,22 @@ void run_steps(benchmark::State& state, const nlohmann::json& config,
   for (int i = 0; i < kWarmupSteps; ++i) step();
   // Per-step wall times as well as Google Benchmark's mean: on a shared machine the median and
   // the best step say more than the mean (interference only ever adds time).
-  std::vector<double> step_ms;
+  // Process CPU time (all threads) as well: on a loaded machine it varies much less than wall time.
+  std::vector<double> step_ms, step_cpu_ms;
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
+    const std::clock_t cpu_start = std::clock();
     step();
+    step_cpu_ms.push_back(1000.0 * static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC);
     step_ms.push_back(
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
             .count());
   }
   state.SetItemsProcessed(state.iterations() * input.batch_size());  // examples
   if (!step_ms.empty()) {
-    std::sort(step_ms.begin(), step_ms.end());
-    const size_t n = step_ms.size();
-    state.counters["step_min_ms"] = step_ms.front();
-    state.counters["step_median_ms"] =
-        n % 2 ? step_ms[n / 2] : 0.5 * (step_ms[n / 2 - 1] + step_ms[n / 2]);
+    state.counters["step_min_ms"] = *std::min_element(step_ms.begin(), step_ms.end());
+    state.counters["step_median_ms"] = median(step_ms);
+    state.counters["step_cpu_median_ms"] = median(step_cpu_ms);
   }
 }
 

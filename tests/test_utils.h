@@ -51,8 +51,10 @@ class SyntheticImages : public Dataset {
     auto gen = at::detail::createCPUGenerator(seed);
     images_ = at::rand({n, 1, size, size}, gen);
     // label = which horizontal band is brightest
-    auto bands = images_.view({n, labels, -1}).mean(-1);
-    labels_ = bands.argmax(-1);
+    std::vector<torch::Tensor> means;
+    for (const auto& band : images_.view({n, size, size}).chunk(labels, 1))
+      means.push_back(band.mean({1, 2}));
+    labels_ = torch::stack(means, 1).argmax(-1);
   }
   int64_t size() const override { return images_.size(0); }
   Batch get(const std::vector<int64_t>& indices, uint64_t augment_seed) const override {

@@ -24,7 +24,7 @@ struct DemoOptions {
   std::string out = "runs/demo";
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
   std::string device = "cpu";
-  int64_t teacher_steps = 600;
+  int64_t teacher_steps = 800;
   int64_t student_steps = 500;
   int64_t labels = 1000;
   int64_t seed = 0;

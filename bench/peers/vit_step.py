@@ -5,8 +5,8 @@ The same ViT (HF ViTForImageClassification layout: patch Conv2d, CLS token, lear
 embeddings, pre-LN blocks with explicit softmax attention, erf GELU, LayerNorm eps 1e-6, classifier
 on the final-LayerNormed CLS token) and the same step (zero_grad, forward, cross-entropy, backward,
 AdamW lr 1e-3 wd 0.05) on a batch of 128 random 1x28x28 images. Prints one JSON object:
-{"ms_per_step": mean, "step_median_ms": ..., "step_min_ms": ..., "steps": ..., "threads": ...,
-"torch": ...}.
+{"ms_per_step": mean, "step_median_ms": ..., "step_min_ms": ..., "step_cpu_median_ms": (process
+CPU time, all threads), "steps": ..., "threads": ..., "torch": ...}.
 
 Run it with Debian's /usr/bin/python3 (python3-torch: the same LibTorch as the C++ side). Threads
 follow OMP_NUM_THREADS, like the C++ benchmarks.
@@ -125,13 +125,15 @@ def main():
 
     for _ in range(args.warmup):
         step()
-    times = []
+    times, cpu_times = [], []
     for _ in range(args.steps):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         step()
+        cpu_times.append(1000.0 * (time.process_time() - cpu_start))
         times.append(1000.0 * (time.perf_counter() - start))
     print(json.dumps({"ms_per_step": statistics.fmean(times),
                       "step_median_ms": statistics.median(times), "step_min_ms": min(times),
+                      "step_cpu_median_ms": statistics.median(cpu_times),
                       "steps": args.steps, "threads": torch.get_num_threads(),
                       "torch": torch.__version__}))
 
