@@ -14,6 +14,7 @@ namespace attnd {
 namespace {
 
 using test::TempDir;
+using test::error_of;
 
 ConfigSchema make_schema() {
   ConfigSchema s;
@@ -32,17 +33,6 @@ ConfigSchema make_schema() {
 
 void write(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
-}
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const InputError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("WRONG EXCEPTION TYPE: ") + e.what();
-  }
-  return "NO EXCEPTION";
 }
 
 TEST(Suggest, EditDistanceByHand) {

@@ -23,17 +23,7 @@ namespace attnd {
 namespace {
 
 using test::TempDir;
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const InputError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("WRONG EXCEPTION TYPE: ") + e.what();
-  }
-  return "NO EXCEPTION";
-}
+using test::error_of;
 
 // IDX bytes built by hand: magic, big-endian dims, payload.
 std::vector<uint8_t> idx_bytes(uint8_t type, const std::vector<uint32_t>& dims,

@@ -8,9 +8,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <unistd.h>
 
+#include "attnd/core/error.h"
 #include "attnd/data/batch.h"
 #include "attnd/models/model.h"
 
@@ -68,6 +70,18 @@ class SyntheticImages : public Dataset {
  private:
   torch::Tensor images_, labels_;
 };
+
+// The message of the InputError that fn throws, or a marker saying what went wrong instead.
+inline std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const InputError& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("WRONG EXCEPTION TYPE: ") + e.what();
+  }
+  return "NO EXCEPTION";
+}
 
 inline void expect_tensors_equal(const torch::Tensor& a, const torch::Tensor& b,
                                  const std::string& what = "") {

@@ -2,14 +2,24 @@
 // 1 a failure while running. Never a stack trace for bad input.
 #include <torch/torch.h>
 
+#include <climits>
 #include <cstdio>
 #include <iostream>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "attnd/core/error.h"
 #include "commands.h"
 #include "version_info.h"
 
 int main(int argc, char** argv) {
+#if defined(__GLIBC__)
+  // Keep freed tensor memory in the heap: with glibc's defaults every training step returns its
+  // large buffers to the OS and page-faults them back in (measured 2.5x slower; docs/results/engine.md).
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, INT_MAX);
+#endif
   CLI::App app{"attnd: attention distillation toolkit (Hedgehog, attention transfer, MBTSAD, "
                "KS-DETR) on LibTorch",
                "attnd"};
