@@ -114,7 +114,7 @@ class DistillTaskTest : public ::testing::Test {
 TEST_F(DistillTaskTest, TotalIsTaskPlusWeightedAttentionTerms) {
   DistillSpec spec;
   spec.task_weight = 0.5;
-  for (int64_t l = 0; l < 2; ++l) spec.terms.push_back({DistillLoss::kAttnSoftCE, l, l, 3.0});
+  for (int64_t l = 0; l < 2; ++l) spec.terms.push_back({DistillLoss::kAttnSoftCE, l, l, 3.0, {}});
   DistillTask task(teacher, student, spec, &data, 16, torch::kCPU);
   auto batch = data.get({0, 1, 2, 3}, 0);
   auto loss = task.loss(batch);
@@ -136,8 +136,8 @@ TEST_F(DistillTaskTest, TotalIsTaskPlusWeightedAttentionTerms) {
 
 TEST_F(DistillTaskTest, OnlyTheStudentGetsGradients) {
   DistillSpec spec;
-  spec.terms.push_back({DistillLoss::kAttnKL, 1, 1, 1.0});
-  spec.terms.push_back({DistillLoss::kHiddenMSE, 0, 0, 1.0});
+  spec.terms.push_back({DistillLoss::kAttnKL, 1, 1, 1.0, {}});
+  spec.terms.push_back({DistillLoss::kHiddenMSE, 0, 0, 1.0, {}});
   DistillTask task(teacher, student, spec, &data, 16, torch::kCPU);
   auto loss = task.loss(data.get({0, 1}, 0));
   loss.total.backward();
@@ -153,7 +153,7 @@ TEST_F(DistillTaskTest, OnlyTheStudentGetsGradients) {
 TEST_F(DistillTaskTest, AttentionOnlyDistillationPullsTheStudentTowardsTheTeacher) {
   DistillSpec spec;
   spec.task_weight = 0.0;
-  for (int64_t l = 0; l < 2; ++l) spec.terms.push_back({DistillLoss::kAttnKL, l, l, 1.0});
+  for (int64_t l = 0; l < 2; ++l) spec.terms.push_back({DistillLoss::kAttnKL, l, l, 1.0, {}});
   DistillTask task(teacher, student, spec, &data, 16, torch::kCPU);
   torch::optim::Adam opt(student->parameters(), torch::optim::AdamOptions(1e-2));
   auto batch = data.get({0, 1, 2, 3, 4, 5, 6, 7}, 0);
@@ -172,7 +172,7 @@ TEST_F(DistillTaskTest, HeadCountMismatchIsAnInputError) {
   config["num_attention_heads"] = 4;
   auto other = create_model(config);
   DistillSpec spec;
-  spec.terms.push_back({DistillLoss::kAttnSoftCE, 0, 0, 1.0});
+  spec.terms.push_back({DistillLoss::kAttnSoftCE, 0, 0, 1.0, {}});
   EXPECT_THROW(DistillTask(teacher, other, spec, &data, 16, torch::kCPU), InputError);
 }
 

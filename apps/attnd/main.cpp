@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   app.add_flag("--version", version, "print attnd, LibTorch and BLAS versions and thread counts");
   attnd::cli::add_train_command(app);
   attnd::cli::add_distill_command(app);
+  attnd::cli::add_transfer_command(app);
   attnd::cli::add_eval_command(app);
   attnd::cli::add_attn_command(app);
   attnd::cli::add_info_command(app);

@@ -1,5 +1,7 @@
 #include "attnd/data/image_dataset.h"
 
+#include <sstream>
+
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -181,6 +183,33 @@ ImageDataset load_fashion_mnist(const std::string& dir, bool train) {
   std::memcpy(label_tensor.data_ptr<uint8_t>(), labels.data.data(), labels.data.size());
   return ImageDataset(image_tensor, label_tensor.to(torch::kLong), fashion_mnist_class_names(),
                       {kFashionMnistMean}, {kFashionMnistStd});
+}
+
+ImageTransform parse_image_transform(const std::string& spec) {
+  ImageTransform t;
+  std::stringstream in(spec);
+  std::string part;
+  while (std::getline(in, part, '+')) {
+    if (part == "none") continue;
+    if (part == "invert") {
+      t.invert = true;
+    } else if (part == "rotate90" || part == "rotate180" || part == "rotate270") {
+      t.rotate_quarters += std::stoll(part.substr(6)) / 90;
+    } else if (part.rfind("noise:", 0) == 0) {
+      try {
+        size_t used = 0;
+        t.noise_std = std::stod(part.substr(6), &used);
+        if (used != part.size() - 6 || t.noise_std < 0) throw std::invalid_argument(part);
+      } catch (const std::exception&) {
+        throw_input_error("image shift '", spec, "': '", part,
+                          "' needs a non-negative standard deviation, e.g. noise:0.2");
+      }
+    } else {
+      throw_input_error("image shift '", spec, "': '", part, "' is not known (expected none, "
+                        "invert, rotate90, rotate180, rotate270 or noise:<std>, joined by +)");
+    }
+  }
+  return t;
 }
 
 }  // namespace attnd

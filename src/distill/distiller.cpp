@@ -91,6 +91,9 @@ DistillTask::DistillTask(Model teacher, Model student, DistillSpec spec, const D
       ATTND_CHECK_INPUT(teacher_->num_heads() == student_->num_heads(),
                         "attention distillation pairs heads one to one: the teacher has ",
                         teacher_->num_heads(), " heads, the student ", student_->num_heads());
+      for (auto h : term.heads)
+        ATTND_CHECK_INPUT(h >= 0 && h < student_->num_heads(), "distillation head ", h,
+                          " out of range (the models have ", student_->num_heads(), " heads)");
     }
   }
   teacher_->to(device_);
@@ -130,8 +133,14 @@ StepLoss DistillTask::loss(const Batch& batch) {
   out.total = spec_.task_weight * task;
   out.parts["task"] = task.item<double>();
   for (const auto& term : spec_.terms) {
-    const auto& t = teacher_taps.at(term.teacher_layer);
-    const auto& s = student_taps.at(term.student_layer);
+    auto t = teacher_taps.at(term.teacher_layer);
+    auto s = student_taps.at(term.student_layer);
+    if (!term.heads.empty() && term.kind != DistillLoss::kHiddenMSE) {
+      auto index = torch::tensor(term.heads, torch::kLong).to(t.probs.device());
+      t.probs = t.probs.index_select(1, index);
+      if (s.logits.defined()) s.logits = s.logits.index_select(1, index);
+      if (s.probs.defined()) s.probs = s.probs.index_select(1, index);
+    }
     torch::Tensor value;
     switch (term.kind) {
       case DistillLoss::kAttnSoftCE:

@@ -11,6 +11,7 @@
 #include "attnd/distill/distiller.h"
 #include "attnd/io/checkpoint.h"
 #include "attnd/io/json_file.h"
+#include "attnd/methods/mae.h"
 #include "attnd/models/registry.h"
 #include "attnd/train/objectives.h"
 
@@ -27,7 +28,7 @@ ConfigSchema recipe_schema(bool with_distill) {
       .add("run.threads", int64_t{0}, "CPU threads for LibTorch and OpenBLAS (0: all cores)")
       .add("run.progress", "auto", "auto (bar on a terminal, lines otherwise) | bar | lines | quiet")
       .add("run.init", "", "start from this checkpoint instead of a fresh [model]");
-  s.add_table("model", "the model as HF config.json keys (model_type = vit | bert | gpt2, ...)");
+  s.add_table("model", "the model as HF config.json keys (model_type = vit | vit_mae | bert | gpt2, ...)");
   s.add("data.dataset", "fashion-mnist", "dataset name (fashion-mnist)")
       .add("data.dir", "/usr/share/datasets/fashion-mnist", "where the dataset's files are")
       .add("data.train_examples", int64_t{0},
@@ -175,7 +176,7 @@ Model build_model(const Config& c) {
     return load_model(init);
   }
   ATTND_CHECK_INPUT(table.contains("model_type") && table["model_type"].is_string(),
-                    "the recipe's [model] table needs model_type (one of vit, bert, gpt2) — or "
+                    "the recipe's [model] table needs model_type (one of vit, vit_mae, bert, gpt2) — or "
                     "set run.init to a checkpoint");
   const auto type = table["model_type"].get<std::string>();
   std::vector<std::string> present;
@@ -200,7 +201,35 @@ void write_result(const std::string& run_dir, const RecipeResult& r) {
   write_json_file((fs::path(run_dir) / "result.json").string(), out);
 }
 
-// Trains `task`'s model, then reports the best checkpoint on the test split.
+// MAE pre-training: labels unused; reports the masked-patch loss on the test images and writes
+// the encoder as a ViT classifier checkpoint to <run>/encoder.
+RecipeResult run_mae(const Config& c, std::shared_ptr<VitMaeModelImpl> mae, const ImageData& data,
+                     const std::string& resume) {
+  auto device = parse_device(c.get_string("run.device"));
+  MaeTask task(mae, data.val.get(), c.get_int("train.eval_batch_size"), device);
+  RecipeResult result;
+  auto options = trainer_options(c);
+  result.run_dir = options.run_dir;
+  fs::create_directories(result.run_dir);
+  c.save((fs::path(result.run_dir) / "config.toml").string());
+  Trainer trainer(options, task, *data.train);
+  result.train = trainer.fit(resume);
+  if (result.train.steps_done == options.steps && !result.train.best_dir.empty()) {
+    auto best = load_model(result.train.best_dir, device);
+    auto* best_mae = dynamic_cast<VitMaeModelImpl*>(best.get());
+    ATTND_CHECK(best_mae != nullptr, "the best MAE checkpoint is not an MAE model");
+    result.test["loss"] = mae_loss_on(*best_mae, *data.test, c.get_int("train.eval_batch_size"),
+                                      device, 1234);
+    export_mae_encoder(result.train.best_dir, (fs::path(result.run_dir) / "encoder").string(),
+                       data.test->class_names(), mae->config().encoder.pooling,
+                       static_cast<uint64_t>(c.get_int("run.seed")));
+    write_result(result.run_dir, result);
+  }
+  return result;
+}
+
+}  // namespace
+
 RecipeResult train_and_test(const Config& c, Task& task, const ImageData& data,
                             const std::string& resume) {
   RecipeResult result;
@@ -219,14 +248,13 @@ RecipeResult train_and_test(const Config& c, Task& task, const ImageData& data,
   return result;
 }
 
-}  // namespace
-
 RecipeResult run_train_recipe(const Config& c, const std::string& resume) {
   configure_threads(c.get_int("run.threads"));
   auto data = load_image_data(c);
   auto model = build_model(c);
   auto device = parse_device(c.get_string("run.device"));
   model->to(device);
+  if (auto mae = std::dynamic_pointer_cast<VitMaeModelImpl>(model)) return run_mae(c, mae, data, resume);
   SupervisedTask task(model, data.val.get(), c.get_int("train.eval_batch_size"), device,
                       c.get_double("train.label_smoothing"));
   return train_and_test(c, task, data, resume);
@@ -254,14 +282,14 @@ RecipeResult run_distill_recipe(const Config& c, const std::string& resume) {
     ATTND_CHECK_INPUT(kind != DistillLoss::kHiddenMSE, "distill.attention_loss = '", attention,
                       "' (expected soft_ce, kl, mse or none)");
     for (auto [s, t] : pairs)
-      spec.terms.push_back({kind, s, t, c.get_double("distill.attention_weight")});
+      spec.terms.push_back({kind, s, t, c.get_double("distill.attention_weight"), {}});
   }
   const auto hidden = c.get_string("distill.hidden_loss");
   ATTND_CHECK_INPUT(hidden == "none" || hidden == "mse", "distill.hidden_loss = '", hidden,
                     "' (expected none or mse)");
   if (hidden == "mse")
     for (auto [s, t] : pairs)
-      spec.terms.push_back({DistillLoss::kHiddenMSE, s, t, c.get_double("distill.hidden_weight")});
+      spec.terms.push_back({DistillLoss::kHiddenMSE, s, t, c.get_double("distill.hidden_weight"), {}});
   ATTND_CHECK_INPUT(!spec.terms.empty() || spec.task_weight > 0,
                     "nothing to learn: no distillation term and distill.task_weight = 0");
   DistillTask task(teacher, student, spec, data.val.get(), c.get_int("train.eval_batch_size"),

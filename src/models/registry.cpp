@@ -6,9 +6,11 @@
 #include <map>
 
 #include "attnd/core/error.h"
+#include "attnd/models/attention_copy.h"
 #include "attnd/models/bert.h"
 #include "attnd/models/gpt2.h"
 #include "attnd/models/vit.h"
+#include "attnd/models/vit_mae.h"
 
 namespace attnd {
 
@@ -35,6 +37,11 @@ const std::map<std::string, Entry>& registry() {
           return std::make_shared<VitModelImpl>(VitConfig::from_json(j));
         },
         &VitConfig::keys}},
+      {"vit_mae",
+       {[](const nlohmann::json& j) -> Model {
+          return std::make_shared<VitMaeModelImpl>(VitMaeConfig::from_json(j));
+        },
+        &VitMaeConfig::keys}},
   };
   return entries;
 }
@@ -55,9 +62,13 @@ Model create_model(const nlohmann::json& config) {
   ATTND_CHECK_INPUT(config.is_object(), "a model config must be a JSON object, got ",
                     config.type_name());
   auto it = config.find("model_type");
-  ATTND_CHECK_INPUT(it != config.end(), "model config has no 'model_type' (one of: bert, gpt2, vit)");
+  ATTND_CHECK_INPUT(it != config.end(), "model config has no 'model_type' (one of: bert, gpt2, vit, vit_mae)");
   ATTND_CHECK_INPUT(it->is_string(), "config key 'model_type' must be a string, got ",
                     it->type_name());
+  // A copy-mode attention-transfer student brings its teacher along.
+  auto attnd = config.find("attnd");
+  if (attnd != config.end() && attnd->is_object() && attnd->contains("attention_copy"))
+    return create_attention_copy_model(config);
   return find_entry(it->get<std::string>()).create(config);
 }
 

@@ -79,29 +79,55 @@ torch::Tensor AttentionImpl::project_output(const torch::Tensor& context) {
   return output_dropout_(out);
 }
 
+namespace {
+
+// Takes the tensor injected for `which` if any (checked against the shape this layer would make),
+// otherwise computes it.
+template <typename Compute>
+torch::Tensor projection_or_injected(const Taps* taps, int64_t layer, Projection which,
+                                     const torch::Tensor& x, int64_t heads, int64_t head_dim,
+                                     Compute compute) {
+  const torch::Tensor* given = taps ? taps->injected_projection(layer, which) : nullptr;
+  if (!given) return compute(x);
+  static const char* names[] = {"queries", "keys", "values"};
+  ATTND_CHECK_INPUT(given->dim() == 4 && given->size(0) == x.size(0) && given->size(1) == heads &&
+                        given->size(2) == x.size(1) && given->size(3) == head_dim,
+                    "injected ", names[static_cast<int>(which)], " for layer ", layer, " must be [",
+                    x.size(0), ", ", heads, ", ", x.size(1), ", ", head_dim, "], got ",
+                    given->sizes());
+  return *given;
+}
+
+}  // namespace
+
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionMask& mask,
                                      Taps* taps, int64_t layer) {
   ATTND_CHECK(x.dim() == 3 && x.size(2) == options_.hidden_size,
               "attention input must be [B, N, ", options_.hidden_size, "], got ", x.sizes());
   const torch::Tensor* inject_probs = taps ? taps->injected_probs(layer) : nullptr;
   const torch::Tensor* inject_logits = taps ? taps->injected_logits(layer) : nullptr;
-  const bool want_logits = taps && taps->wants(layer, kRecordLogits);
-  const bool want_probs = taps && taps->wants(layer, kRecordProbs);
-  LayerCapture* capture = (want_logits || want_probs || (taps && taps->wants(layer, kRecordHeadOutputs)))
-                              ? &taps->capture(layer)
-                              : nullptr;
+  auto wants = [&](Record what) { return taps && taps->wants(layer, what); };
+  const bool want_logits = wants(kRecordLogits);
+  const bool want_probs = wants(kRecordProbs);
+  LayerCapture* capture =
+      (want_logits || want_probs || wants(kRecordHeadOutputs) || wants(kRecordQueries) ||
+       wants(kRecordKeys) || wants(kRecordValues))
+          ? &taps->capture(layer)
+          : nullptr;
+  const int64_t h = options_.num_heads, dh = head_dim();
+  auto compute_q = [this](const torch::Tensor& in) { return queries(in); };
+  auto compute_k = [this](const torch::Tensor& in) { return keys(in); };
+  auto compute_v = [this](const torch::Tensor& in) { return values(in); };
 
-  auto v = values(x);
+  auto v = projection_or_injected(taps, layer, Projection::kValue, x, h, dh, compute_v);
+  if (capture && wants(kRecordValues)) capture->values = v;
+  const std::vector<int64_t> no_heads;
+  const auto& heads = inject_logits ? taps->injected_heads(layer) : no_heads;
   torch::Tensor context;
-  if (inject_probs || inject_logits) {
+  if (inject_probs || (inject_logits && heads.empty())) {
     // Attention from outside (attention copy): this layer's own queries and keys are not computed.
     const auto& given = inject_probs ? *inject_probs : *inject_logits;
-    ATTND_CHECK_INPUT(given.dim() == 4 && given.size(0) == x.size(0) &&
-                          given.size(1) == options_.num_heads && given.size(2) == x.size(1) &&
-                          given.size(3) == x.size(1),
-                      "injected attention for layer ", layer, " must be [", x.size(0), ", ",
-                      options_.num_heads, ", ", x.size(1), ", ", x.size(1), "], got ",
-                      given.sizes());
+    check_injected_attention(given, x, layer);
     auto probs = inject_probs ? given : masked_softmax(given, mask);
     if (capture) {
       if (want_logits && inject_logits) capture->logits = given;
@@ -109,14 +135,46 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionMask
     }
     context = torch::matmul(probs.to(v.scalar_type()), v);
   } else {
-    MixerTap tap{want_logits, want_probs, capture};
-    context = mixer_->forward(queries(x), keys(x), v, mask, tap);
+    auto q = projection_or_injected(taps, layer, Projection::kQuery, x, h, dh, compute_q);
+    auto k = projection_or_injected(taps, layer, Projection::kKey, x, h, dh, compute_k);
+    if (capture && wants(kRecordQueries)) capture->queries = q;
+    if (capture && wants(kRecordKeys)) capture->keys = k;
+    if (inject_logits) {
+      // Some heads copied, the rest compute their own logits.
+      check_injected_attention(*inject_logits, x, layer);
+      auto head_mask = torch::zeros({1, h, 1, 1}, torch::kBool);
+      for (int64_t i : heads) {
+        ATTND_CHECK_INPUT(i >= 0 && i < h, "injected head ", i, " out of range (layer ", layer,
+                          " has ", h, " heads)");
+        head_mask[0][i] = true;
+      }
+      auto logits = torch::where(head_mask.to(x.device()), inject_logits->to(q.scalar_type()),
+                                 scaled_logits(q, k));
+      auto probs = masked_softmax(logits, mask);
+      if (capture) {
+        if (want_logits) capture->logits = logits;
+        if (want_probs) capture->probs = probs;
+      }
+      context = torch::matmul(probs, v);
+    } else {
+      MixerTap tap{want_logits, want_probs, capture};
+      context = mixer_->forward(q, k, v, mask, tap);
+    }
   }
-  if (capture && taps->wants(layer, kRecordHeadOutputs)) capture->head_outputs = context;
+  if (capture && wants(kRecordHeadOutputs)) capture->head_outputs = context;
 
   auto out = project_output(context);
   if (options_.layout == AttentionLayout::kBert) out = output_->LayerNorm(out + x);
   return out;
+}
+
+void AttentionImpl::check_injected_attention(const torch::Tensor& given, const torch::Tensor& x,
+                                             int64_t layer) const {
+  ATTND_CHECK_INPUT(given.dim() == 4 && given.size(0) == x.size(0) &&
+                        given.size(1) == options_.num_heads && given.size(2) == x.size(1) &&
+                        given.size(3) == x.size(1),
+                    "injected attention for layer ", layer, " must be [", x.size(0), ", ",
+                    options_.num_heads, ", ", x.size(1), ", ", x.size(1), "], got ", given.sizes());
 }
 
 }  // namespace attnd

@@ -18,9 +18,26 @@ Taps& Taps::inject_probs(int64_t layer, torch::Tensor probs) {
   return *this;
 }
 
-Taps& Taps::inject_logits(int64_t layer, torch::Tensor logits) {
+Taps& Taps::inject_logits(int64_t layer, torch::Tensor logits, std::vector<int64_t> heads) {
   inject_logits_[layer] = std::move(logits);
+  inject_heads_[layer] = std::move(heads);
   return *this;
+}
+
+Taps& Taps::inject_projection(int64_t layer, Projection which, torch::Tensor value) {
+  inject_projection_[{layer, static_cast<int>(which)}] = std::move(value);
+  return *this;
+}
+
+const std::vector<int64_t>& Taps::injected_heads(int64_t layer) const {
+  static const std::vector<int64_t> kAll;
+  auto it = inject_heads_.find(layer);
+  return it == inject_heads_.end() ? kAll : it->second;
+}
+
+const torch::Tensor* Taps::injected_projection(int64_t layer, Projection which) const {
+  auto it = inject_projection_.find({layer, static_cast<int>(which)});
+  return it == inject_projection_.end() ? nullptr : &it->second;
 }
 
 bool Taps::wants(int64_t layer, Record what) const {

@@ -68,6 +68,26 @@ torch::Tensor predict_probabilities(ModelImpl& model, const Dataset& data, int64
   return torch::cat(parts);
 }
 
+Metrics evaluate_ensemble(const std::vector<Model>& members, const Dataset& data,
+                          int64_t batch_size, const torch::Device& device) {
+  ATTND_CHECK_INPUT(!members.empty(), "an ensemble needs at least one model");
+  ATTND_CHECK_INPUT(data.size() > 0, "evaluation: the dataset is empty");
+  torch::Tensor mean;
+  for (const auto& m : members) {
+    auto p = predict_probabilities(*m, data, batch_size, device);
+    ATTND_CHECK_INPUT(!mean.defined() || p.sizes() == mean.sizes(), "ensemble members disagree on "
+                      "the number of classes: ", p.size(1), " vs ", mean.size(1));
+    mean = mean.defined() ? mean + p : p;
+  }
+  mean = mean / static_cast<double>(members.size());
+  std::vector<int64_t> all(static_cast<size_t>(data.size()));
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
+  auto labels = data.get(all, 0).labels.cpu();
+  auto accuracy = mean.argmax(1).eq(labels).to(torch::kDouble).mean().item<double>();
+  auto nll = -mean.gather(1, labels.unsqueeze(1)).clamp_min(1e-12).log().mean().item<double>();
+  return {{"accuracy", accuracy}, {"loss", nll}};
+}
+
 SupervisedTask::SupervisedTask(Model model, const Dataset* eval_data, int64_t eval_batch_size,
                                torch::Device device, double label_smoothing)
     : model_(std::move(model)), eval_data_(eval_data), eval_batch_size_(eval_batch_size),

@@ -30,6 +30,10 @@ struct ImageTransform {
   bool identity() const { return rotate_quarters % 4 == 0 && !invert && noise_std == 0.0; }
 };
 
+// "none", "invert", "rotate90" | "rotate180" | "rotate270", "noise:<std>" (on the [0, 1] scale),
+// or several joined by '+' ("invert+noise:0.2"). InputError names the part it cannot read.
+ImageTransform parse_image_transform(const std::string& spec);
+
 class ImageDataset : public Dataset {
  public:
   // images: uint8 [N, C, H, W] (or [N, H, W], read as C = 1); labels: integer [N]. class_names

@@ -22,6 +22,7 @@ struct LossTerm {
   int64_t student_layer = 0;
   int64_t teacher_layer = 0;
   double weight = 1.0;
+  std::vector<int64_t> heads;  // attention terms: the heads compared (same index in both); empty = all
 };
 
 struct DistillSpec {

@@ -47,6 +47,10 @@ struct RecipeResult {
 // terms from a frozen teacher. Both write config.toml, metrics.jsonl, checkpoints/, best/ and
 // result.json in the run directory. resume: "" or a checkpoint/run directory.
 RecipeResult run_train_recipe(const Config& config, const std::string& resume = "");
+// The shared tail of the image recipes: writes config.toml, trains `task` on data.train, then
+// evaluates the best checkpoint (reloaded from disk) on data.test and writes result.json.
+RecipeResult train_and_test(const Config& config, Task& task, const ImageData& data,
+                            const std::string& resume);
 RecipeResult run_distill_recipe(const Config& config, const std::string& resume = "");
 
 }  // namespace attnd

@@ -73,6 +73,9 @@ class AttentionImpl : public torch::nn::Module {
  private:
   torch::Tensor split_heads(const torch::Tensor& x) const;  // [B, N, D] → [B, H, N, Dh]
   torch::Tensor project(const torch::Tensor& x, int which);  // 0 q, 1 k, 2 v → [B, N, D]
+  // Injected attention must be [B, H, N, N] for this input.
+  void check_injected_attention(const torch::Tensor& given, const torch::Tensor& x,
+                                int64_t layer) const;
 
   AttentionOptions options_;
   QkvProjections qkv_{nullptr};          // kBert ("self"), kVit ("attention")

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <map>
 #include <set>
+#include <utility>
+#include <vector>
 
 namespace attnd {
 
@@ -17,7 +19,10 @@ enum Record : unsigned {
   kRecordProbs = 1u << 1,        // attention probabilities, [B, H, Nq, Nk]
   kRecordHeadOutputs = 1u << 2,  // per-head context before the output projection, [B, H, Nq, Dh]
   kRecordHidden = 1u << 3,       // the block's output hidden state, [B, N, D]
-  kRecordAll = 0xFu,
+  kRecordQueries = 1u << 4,      // per-head queries, unscaled, [B, H, N, Dh]
+  kRecordKeys = 1u << 5,         // per-head keys, [B, H, N, Dh]
+  kRecordValues = 1u << 6,       // per-head values, [B, H, N, Dh]
+  kRecordAll = 0x7Fu,
 };
 
 struct LayerCapture {
@@ -25,7 +30,13 @@ struct LayerCapture {
   torch::Tensor probs;
   torch::Tensor head_outputs;
   torch::Tensor hidden;
+  torch::Tensor queries;
+  torch::Tensor keys;
+  torch::Tensor values;
 };
+
+// Which per-head projection an injection replaces (attention transfer's copy_q / copy_k / copy_v).
+enum class Projection { kQuery, kKey, kValue };
 
 class Taps {
  public:
@@ -34,12 +45,18 @@ class Taps {
   // Make `layer` use these probabilities [B, H, Nq, Nk] instead of computing its own: the layer
   // then does not compute its own queries and keys (attention copy).
   Taps& inject_probs(int64_t layer, torch::Tensor probs);
-  // Make `layer` use softmax(logits + mask) with these pre-softmax logits [B, H, Nq, Nk].
-  Taps& inject_logits(int64_t layer, torch::Tensor logits);
+  // Make `layer` use softmax(logits + mask) with these pre-softmax logits [B, H, Nq, Nk]. With
+  // `heads` given, only those heads take the injected logits; the others compute their own.
+  Taps& inject_logits(int64_t layer, torch::Tensor logits, std::vector<int64_t> heads = {});
+  // Make `layer` use this per-head projection [B, H, N, Dh] instead of computing its own.
+  Taps& inject_projection(int64_t layer, Projection which, torch::Tensor value);
 
   bool wants(int64_t layer, Record what) const;
   const torch::Tensor* injected_probs(int64_t layer) const;
   const torch::Tensor* injected_logits(int64_t layer) const;
+  // The heads that take injected logits at `layer`; empty = all.
+  const std::vector<int64_t>& injected_heads(int64_t layer) const;
+  const torch::Tensor* injected_projection(int64_t layer, Projection which) const;
 
   // Models and attention modules write here.
   LayerCapture& capture(int64_t layer) { return captures_[layer]; }
@@ -53,6 +70,8 @@ class Taps {
   std::map<int64_t, unsigned> record_per_layer_;
   std::map<int64_t, torch::Tensor> inject_probs_;
   std::map<int64_t, torch::Tensor> inject_logits_;
+  std::map<int64_t, std::vector<int64_t>> inject_heads_;
+  std::map<std::pair<int64_t, int>, torch::Tensor> inject_projection_;
   std::map<int64_t, LayerCapture> captures_;
 };
 

@@ -28,6 +28,10 @@ Metrics evaluate_classifier(ModelImpl& model, const Dataset& data, int64_t batch
 torch::Tensor predict_probabilities(ModelImpl& model, const Dataset& data, int64_t batch_size,
                                     const torch::Device& device);
 
+// Accuracy and loss (NLL) of the mean of the members' class probabilities (an ensemble).
+Metrics evaluate_ensemble(const std::vector<Model>& members, const Dataset& data,
+                          int64_t batch_size, const torch::Device& device);
+
 // Plain supervised training of one model.
 class SupervisedTask : public Task {
  public:

@@ -1,0 +1,156 @@
+#include "attnd/methods/transfer.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "attnd/core/error.h"
+#include "attnd/distill/distiller.h"
+#include "attnd/io/checkpoint.h"
+#include "attnd/models/attention_copy.h"
+#include "attnd/train/objectives.h"
+
+namespace attnd {
+
+namespace fs = std::filesystem;
+
+TransferMode parse_transfer_mode(const std::string& name) {
+  if (name == "distill") return TransferMode::kDistill;
+  if (name == "copy") return TransferMode::kCopy;
+  if (name == "copy_q") return TransferMode::kCopyQ;
+  if (name == "copy_k") return TransferMode::kCopyK;
+  if (name == "copy_v") return TransferMode::kCopyV;
+  throw_input_error("transfer.mode = '", name,
+                    "' is not known (expected distill, copy, copy_q, copy_k or copy_v)");
+}
+
+std::string to_string(TransferMode mode) {
+  switch (mode) {
+    case TransferMode::kDistill: return "distill";
+    case TransferMode::kCopy: return "copy";
+    case TransferMode::kCopyQ: return "copy_q";
+    case TransferMode::kCopyK: return "copy_k";
+    case TransferMode::kCopyV: return "copy_v";
+  }
+  return "distill";
+}
+
+namespace {
+
+int64_t parse_count(const std::string& text, const std::string& spec, const char* what) {
+  try {
+    size_t used = 0;
+    auto v = std::stoll(text, &used);
+    if (used == text.size() && v >= 0) return v;
+  } catch (const std::exception&) {
+  }
+  throw_input_error(what, " = '", spec, "': '", text, "' is not a non-negative integer");
+}
+
+std::vector<int64_t> parse_list(const std::string& spec, int64_t limit, const char* what) {
+  std::vector<int64_t> out;
+  std::stringstream in(spec);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    auto v = parse_count(item, spec, what);
+    ATTND_CHECK_INPUT(v < limit, what, " = '", spec, "': ", v, " is out of range (0..", limit - 1, ")");
+    out.push_back(v);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<int64_t> range(int64_t from, int64_t to) {
+  std::vector<int64_t> out;
+  for (int64_t i = from; i < to; ++i) out.push_back(i);
+  return out;
+}
+
+}  // namespace
+
+std::vector<int64_t> parse_layer_set(const std::string& spec, int64_t depth) {
+  const char* what = "transfer.layers";
+  if (spec == "all") return range(0, depth);
+  if (spec == "none") return {};
+  auto colon = spec.find(':');
+  if (colon != std::string::npos) {
+    const auto kind = spec.substr(0, colon);
+    const auto k = parse_count(spec.substr(colon + 1), spec, what);
+    ATTND_CHECK_INPUT(k <= depth, what, " = '", spec, "': the model has only ", depth, " layers");
+    if (kind == "all_but_last") return range(0, depth - k);
+    if (kind == "first") return range(0, k);
+    if (kind == "last") return range(depth - k, depth);
+    throw_input_error(what, " = '", spec, "': expected all, none, all_but_last:k, first:k, "
+                      "last:k or a list like 0,1,2");
+  }
+  return parse_list(spec, depth, what);
+}
+
+std::vector<int64_t> parse_head_set(const std::string& spec, int64_t heads) {
+  const char* what = "transfer.heads";
+  if (spec == "all") return {};
+  if (spec.rfind("first:", 0) == 0) {
+    const auto k = parse_count(spec.substr(6), spec, what);
+    ATTND_CHECK_INPUT(k >= 1 && k <= heads, what, " = '", spec, "': expected 1..", heads, " heads");
+    return k == heads ? std::vector<int64_t>{} : range(0, k);
+  }
+  auto list = parse_list(spec, heads, what);
+  ATTND_CHECK_INPUT(!list.empty(), what, " = '", spec, "': no heads given (expected all, first:k "
+                    "or a list like 0,1)");
+  return static_cast<int64_t>(list.size()) == heads ? std::vector<int64_t>{} : list;
+}
+
+ConfigSchema transfer_schema() {
+  auto s = recipe_schema(false);
+  s.add("transfer.teacher", "", "teacher checkpoint (e.g. the MAE encoder: runs/<mae>/encoder)")
+      .add("transfer.mode", "distill", "distill | copy | copy_q | copy_k | copy_v")
+      .add("transfer.layers", "all_but_last:1",
+           "student layers that receive the teacher's attention: all, none, all_but_last:k, "
+           "first:k, last:k or a list 0,1,2")
+      .add("transfer.heads", "all", "heads transferred in those layers: all, first:k or a list 0,1")
+      .add("transfer.weight", 3.0, "distill: weight of the summed per-layer attention loss");
+  return s;
+}
+
+RecipeResult run_transfer_recipe(const Config& c, const std::string& resume) {
+  configure_threads(c.get_int("run.threads"));
+  const auto teacher_dir = c.get_string("transfer.teacher");
+  ATTND_CHECK_INPUT(!teacher_dir.empty(), "attention transfer needs a teacher: set "
+                    "transfer.teacher (or --teacher) to a checkpoint directory");
+  const auto mode = parse_transfer_mode(c.get_string("transfer.mode"));
+  auto device = parse_device(c.get_string("run.device"));
+  auto teacher = load_model(teacher_dir, device);
+  auto data = load_image_data(c);
+  auto student = build_model(c);
+  ATTND_CHECK_INPUT(student->model_type() == teacher->model_type(), "the teacher (",
+                    teacher_dir, ") is a ", teacher->model_type(), " model but the student is a ",
+                    student->model_type());
+  const auto layers = parse_layer_set(c.get_string("transfer.layers"), student->num_layers());
+  const auto heads = parse_head_set(c.get_string("transfer.heads"), student->num_heads());
+  student->to(device);
+
+  auto options = trainer_options(c);
+  if (mode == TransferMode::kDistill) {
+    DistillSpec spec;
+    spec.label_smoothing = c.get_double("train.label_smoothing");
+    for (auto l : layers)
+      spec.terms.push_back({DistillLoss::kAttnSoftCE, l, l, c.get_double("transfer.weight"), heads});
+    DistillTask task(teacher, student, spec, data.val.get(), c.get_int("train.eval_batch_size"),
+                     device, fs::absolute(teacher_dir).lexically_normal().string());
+    return train_and_test(c, task, data, resume);
+  }
+  AttentionCopySpec spec;
+  spec.mode = parse_copy_mode(to_string(mode));
+  spec.layers = layers;
+  spec.heads = heads;
+  spec.teacher = fs::absolute(teacher_dir).lexically_normal().string();
+  auto model = std::make_shared<AttentionCopyModelImpl>(student, teacher, spec);
+  model->to(device);
+  SupervisedTask task(model, data.val.get(), c.get_int("train.eval_batch_size"), device,
+                      c.get_double("train.label_smoothing"));
+  return train_and_test(c, task, data, resume);
+}
+
+}  // namespace attnd
