@@ -1,0 +1,218 @@
+#include "attnd/data/text_dataset.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+
+#include "attnd/core/error.h"
+#include "attnd/data/sampler.h"
+
+namespace attnd {
+
+namespace {
+
+// Calls fn(line_number, line) for every line (1-based), without the \n or a trailing \r.
+template <typename Fn>
+void for_each_line(const std::string& content, Fn&& fn) {
+  size_t start = 0;
+  int64_t number = 0;
+  while (start < content.size()) {
+    size_t end = content.find('\n', start);
+    if (end == std::string::npos) end = content.size();
+    std::string_view line(content.data() + start, end - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    fn(++number, line);
+    start = end + 1;
+  }
+}
+
+bool is_blank(std::string_view s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
+}
+
+std::string where(const std::string& path, int64_t line) {
+  return path + ":" + std::to_string(line) + ": ";
+}
+
+std::string names_list(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "\"" : ", \"") + n + "\"";
+  return out.empty() ? "(none given)" : out;
+}
+
+int64_t checked_label(int64_t value, const std::vector<std::string>& names, const std::string& at) {
+  ATTND_CHECK_INPUT(value >= 0, at, "label ", value, " is negative; expected a class id >= 0");
+  ATTND_CHECK_INPUT(names.empty() || value < static_cast<int64_t>(names.size()), at, "label ",
+                    value, " is out of range; expected a class id below ", names.size(), " (",
+                    names_list(names), ")");
+  return value;
+}
+
+int64_t named_label(const std::string& name, const std::vector<std::string>& names,
+                    const std::string& at) {
+  const auto it = std::find(names.begin(), names.end(), name);
+  ATTND_CHECK_INPUT(it != names.end(), at, "unknown label \"", name, "\"; expected one of ",
+                    names_list(names));
+  return it - names.begin();
+}
+
+bool parse_int(std::string_view s, int64_t& out) {
+  if (s.empty() || s.size() > 18) return false;
+  size_t i = s[0] == '-' ? 1 : 0;
+  if (i == s.size()) return false;
+  int64_t v = 0;
+  for (; i < s.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  out = s[0] == '-' ? -v : v;
+  return true;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+std::string read_text_file(const std::string& path) {
+  std::error_code ec;
+  ATTND_CHECK_INPUT(std::filesystem::is_regular_file(path, ec), "file not found: ", path);
+  std::ifstream in(path, std::ios::binary);
+  ATTND_CHECK_INPUT(in.good(), "cannot open ", path);
+  std::ostringstream content;
+  content << in.rdbuf();
+  ATTND_CHECK_INPUT(!in.bad(), "cannot read ", path);
+  return content.str();
+}
+
+std::vector<TextExample> read_jsonl_examples(const std::string& path,
+                                             const std::vector<std::string>& label_names) {
+  const std::string content = read_text_file(path);
+  std::vector<TextExample> examples;
+  for_each_line(content, [&](int64_t number, std::string_view line) {
+    if (is_blank(line)) return;
+    const std::string at = where(path, number);
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line.begin(), line.end());
+    } catch (const nlohmann::json::parse_error& e) {
+      throw_input_error(at, "not valid JSON (", e.what(), ")");
+    }
+    ATTND_CHECK_INPUT(j.is_object(), at,
+                      "expected a JSON object {\"text\": ..., \"label\": ...}, got ",
+                      j.type_name());
+    const auto text = j.find("text");
+    ATTND_CHECK_INPUT(text != j.end() && text->is_string(), at, "expected a string \"text\" field");
+    const auto label = j.find("label");
+    ATTND_CHECK_INPUT(label != j.end(), at, "missing \"label\" field");
+    TextExample example;
+    example.text = text->get<std::string>();
+    if (label->is_number_integer()) {
+      example.label = checked_label(label->get<int64_t>(), label_names, at);
+    } else if (label->is_string()) {
+      example.label = named_label(label->get<std::string>(), label_names, at);
+    } else {
+      throw_input_error(at, "\"label\" must be an integer class id or a label name, got ",
+                        label->dump());
+    }
+    examples.push_back(std::move(example));
+  });
+  ATTND_CHECK_INPUT(!examples.empty(), "no examples in ", path);
+  return examples;
+}
+
+std::vector<TextExample> read_tsv_examples(const std::string& path,
+                                           const std::vector<std::string>& label_names) {
+  const std::string content = read_text_file(path);
+  std::vector<TextExample> examples;
+  for_each_line(content, [&](int64_t number, std::string_view line) {
+    if (number == 1 && lower(line) == "label\ttext") return;  // header
+    if (is_blank(line)) return;
+    const std::string at = where(path, number);
+    const size_t tab = line.find('\t');
+    ATTND_CHECK_INPUT(tab != std::string_view::npos, at, "expected label<TAB>text, found no tab");
+    const std::string name(line.substr(0, tab));
+    TextExample example;
+    example.text = std::string(line.substr(tab + 1));
+    int64_t value = 0;
+    if (std::find(label_names.begin(), label_names.end(), name) != label_names.end()) {
+      example.label = named_label(name, label_names, at);
+    } else if (parse_int(name, value)) {
+      example.label = checked_label(value, label_names, at);
+    } else {
+      ATTND_CHECK_INPUT(!label_names.empty(), at, "label \"", name,
+                        "\" is not an integer class id (pass label names to use names)");
+      named_label(name, label_names, at);  // throws: unknown label
+    }
+    examples.push_back(std::move(example));
+  });
+  ATTND_CHECK_INPUT(!examples.empty(), "no examples in ", path);
+  return examples;
+}
+
+SplitIndices stratified_split(const std::vector<int64_t>& labels, double val_fraction,
+                              double test_fraction, uint64_t seed) {
+  ATTND_CHECK_INPUT(val_fraction >= 0 && val_fraction <= 1 && test_fraction >= 0 &&
+                        test_fraction <= 1 && val_fraction + test_fraction <= 1,
+                    "split fractions must be in [0, 1] and sum to at most 1, got val ",
+                    val_fraction, " and test ", test_fraction);
+  std::map<int64_t, std::vector<int64_t>> by_class;  // ascending labels: a fixed class rank
+  for (size_t i = 0; i < labels.size(); ++i) by_class[labels[i]].push_back(static_cast<int64_t>(i));
+  SplitIndices out;
+  uint64_t rank = 0;
+  for (auto& [label, members] : by_class) {
+    const auto n = static_cast<int64_t>(members.size());
+    const int64_t n_test = std::min(n, static_cast<int64_t>(std::llround(test_fraction * n)));
+    const int64_t n_val =
+        std::min(n - n_test, static_cast<int64_t>(std::llround(val_fraction * n)));
+    std::mt19937_64 rng(mix_seed(seed, ++rank));
+    fisher_yates(members, rng);
+    out.test.insert(out.test.end(), members.begin(), members.begin() + n_test);
+    out.val.insert(out.val.end(), members.begin() + n_test, members.begin() + n_test + n_val);
+    out.train.insert(out.train.end(), members.begin() + n_test + n_val, members.end());
+  }
+  for (auto* part : {&out.train, &out.val, &out.test}) std::sort(part->begin(), part->end());
+  return out;
+}
+
+std::vector<int64_t> labels_of(const std::vector<TextExample>& examples) {
+  std::vector<int64_t> labels;
+  labels.reserve(examples.size());
+  for (const auto& e : examples) labels.push_back(e.label);
+  return labels;
+}
+
+std::vector<TextExample> select_examples(const std::vector<TextExample>& examples,
+                                         const std::vector<int64_t>& indices) {
+  std::vector<TextExample> out;
+  out.reserve(indices.size());
+  for (int64_t i : indices) {
+    ATTND_CHECK(i >= 0 && i < static_cast<int64_t>(examples.size()), "example index ", i,
+                " out of range [0, ", examples.size(), ")");
+    out.push_back(examples[static_cast<size_t>(i)]);
+  }
+  return out;
+}
+
+std::vector<int64_t> label_counts(const std::vector<TextExample>& examples) {
+  std::vector<int64_t> counts;
+  for (const auto& e : examples) {
+    ATTND_CHECK(e.label >= 0, "negative label ", e.label);
+    if (static_cast<size_t>(e.label) >= counts.size())
+      counts.resize(static_cast<size_t>(e.label) + 1, 0);
+    ++counts[static_cast<size_t>(e.label)];
+  }
+  return counts;
+}
+
+}  // namespace attnd
