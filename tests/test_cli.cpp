@@ -156,4 +156,42 @@ TEST(Cli, TrainInfoEvalAttnDistillResumeEndToEnd) {
   EXPECT_NE(r.output.find("6 steps"), std::string::npos) << r.output;
 }
 
+TEST(Cli, MaeTransferCopyEvalEnsembleShiftEndToEnd) {
+  if (!has_fashion_mnist()) GTEST_SKIP() << "Debian package dataset-fashion-mnist not installed";
+  attnd::test::TempDir tmp;
+  const std::string sizes =
+      " --set model.image_size=28 --set model.patch_size=7 --set model.num_channels=1"
+      " --set model.hidden_size=16 --set model.num_hidden_layers=2 --set model.num_attention_heads=2"
+      " --set model.intermediate_size=32";
+  const std::string small =
+      " --set train.batch_size=16 --set data.train_examples=200 --set data.val_examples=100"
+      " --set train.eval_every=2 --set train.warmup_steps=1 --set run.progress=lines"
+      " --set train.eval_batch_size=1000 --set train.steps=2";
+  auto r = run("train --set model.model_type=vit_mae --set model.decoder_hidden_size=16"
+               " --set model.decoder_num_hidden_layers=1 --set model.decoder_num_attention_heads=2"
+               " --set model.decoder_intermediate_size=32" + sizes + small + " --out " + (tmp / "mae"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("test: loss"), std::string::npos) << r.output;
+  ASSERT_TRUE(fs::exists(tmp / "mae/encoder/model.safetensors")) << r.output;
+
+  const std::string student = " --set model.model_type=vit --set model.num_labels=10" + sizes + small;
+  r = run("transfer" + student + " --teacher " + (tmp / "mae/encoder") + " --mode copy --layers first:1 --out " +
+          (tmp / "copy"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run("eval " + (tmp / "copy/best") + " --json --with " + (tmp / "mae/encoder") +
+          " --shift rotate90");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"ensemble_with\""), std::string::npos) << r.output;
+
+  r = run("transfer" + student + " --teacher " + (tmp / "mae/encoder") + " --mode distill --heads 1 --out " +
+          (tmp / "distill"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("soft_ce"), std::string::npos) << r.output;
+
+  r = run("transfer" + student + " --teacher " + (tmp / "mae/encoder") + " --layers first:9 --out " +
+          (tmp / "bad"));
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("transfer.layers"), std::string::npos) << r.output;
+}
+
 }  // namespace

@@ -32,7 +32,7 @@ void add_transfer_command(CLI::App& app) {
       "the teacher's and the student's attention rows; the teacher runs only in training.\n"
       "copy: the student's layers use softmax(teacher logits) with their own values; the teacher\n"
       "runs at inference too, and the checkpoint records its path (keep it where it is).\n"
-      "Example: attnd transfer recipes/transfer/distill.toml --teacher runs/mae/encoder --mode copy");
+      "Example: attnd transfer recipes/transfer/student.toml --teacher runs/transfer-mae/encoder --mode copy");
   cmd->callback([options, flags]() {
     auto opts = *options;
     if (!flags->teacher.empty()) opts.overrides.push_back("transfer.teacher=" + flags->teacher);
