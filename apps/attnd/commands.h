@@ -15,6 +15,7 @@ void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_distill_command(CLI::App& app);
 void add_transfer_command(CLI::App& app);
+void add_linearize_command(CLI::App& app);
 void add_attn_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_demo_command(CLI::App& app);

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   attnd::cli::add_train_command(app);
   attnd::cli::add_distill_command(app);
   attnd::cli::add_transfer_command(app);
+  attnd::cli::add_linearize_command(app);
   attnd::cli::add_eval_command(app);
   attnd::cli::add_attn_command(app);
   attnd::cli::add_info_command(app);

@@ -79,7 +79,7 @@ AttentionCopyModelImpl::AttentionCopyModelImpl(Model student, Model teacher, Att
   for (auto& p : teacher_->parameters()) p.set_requires_grad(false);
 }
 
-nlohmann::json AttentionCopyModelImpl::config_json() const {
+nlohmann::json AttentionCopyModelImpl::base_config_json() const {
   auto config = student_->config_json();
   config["attnd"]["attention_copy"] = spec_.to_json();
   return config;

@@ -24,6 +24,20 @@ int64_t ModelInput::batch_size() const {
   return 0;
 }
 
+nlohmann::json ModelImpl::config_json() const {
+  auto config = base_config_json();
+  if (config.contains("attnd") && config["attnd"].is_object()) config["attnd"].erase("mixers");
+  // attention() is non-const only because it hands out a module holder.
+  auto& self = const_cast<ModelImpl&>(*this);
+  nlohmann::json mixers = nlohmann::json::object();
+  for (int64_t l = 0; l < num_layers(); ++l) {
+    const auto& mixer = self.attention(l)->mixer();
+    if (mixer->kind() != "softmax") mixers[std::to_string(l)] = mixer->spec();
+  }
+  if (!mixers.empty()) config["attnd"]["mixers"] = mixers;
+  return config;
+}
+
 TensorMap ModelImpl::state() const {
   TensorMap out;
   for (const auto& item : named_parameters(/*recurse=*/true)) out[item.key()] = item.value();

@@ -11,6 +11,7 @@
 #include "attnd/models/gpt2.h"
 #include "attnd/models/vit.h"
 #include "attnd/models/vit_mae.h"
+#include "attnd/nn/mixer.h"
 
 namespace attnd {
 
@@ -69,7 +70,29 @@ Model create_model(const nlohmann::json& config) {
   auto attnd = config.find("attnd");
   if (attnd != config.end() && attnd->is_object() && attnd->contains("attention_copy"))
     return create_attention_copy_model(config);
-  return find_entry(it->get<std::string>()).create(config);
+  auto model = find_entry(it->get<std::string>()).create(config);
+  apply_mixers(*model, config);
+  return model;
+}
+
+void apply_mixers(ModelImpl& model, const nlohmann::json& config) {
+  auto attnd = config.find("attnd");
+  if (attnd == config.end() || !attnd->is_object() || !attnd->contains("mixers")) return;
+  const auto& mixers = (*attnd)["mixers"];
+  ATTND_CHECK_INPUT(mixers.is_object(), "config key 'attnd.mixers' must be an object "
+                    "{\"<layer>\": mixer spec}, got ", mixers.type_name());
+  for (auto m = mixers.begin(); m != mixers.end(); ++m) {
+    int64_t layer = -1;
+    try {
+      size_t used = 0;
+      layer = std::stoll(m.key(), &used);
+      if (used != m.key().size()) layer = -1;
+    } catch (const std::exception&) {
+    }
+    ATTND_CHECK_INPUT(layer >= 0 && layer < model.num_layers(), "attnd.mixers: '", m.key(),
+                      "' is not a layer of this model (0..", model.num_layers() - 1, ")");
+    model.attention(layer)->set_mixer(make_mixer(m.value()));
+  }
 }
 
 std::vector<std::string> registered_model_types() {

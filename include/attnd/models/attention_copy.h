@@ -43,7 +43,7 @@ class AttentionCopyModelImpl : public ModelImpl {
   AttentionCopyModelImpl(Model student, Model teacher, AttentionCopySpec spec);
 
   std::string model_type() const override { return student_->model_type(); }
-  nlohmann::json config_json() const override;
+  nlohmann::json base_config_json() const override;
   torch::Tensor forward(const ModelInput& input, Taps* taps = nullptr) override;
   int64_t num_layers() const override { return student_->num_layers(); }
   Attention attention(int64_t layer) override { return student_->attention(layer); }

@@ -91,7 +91,7 @@ class BertModelImpl : public ModelImpl {
   explicit BertModelImpl(const BertConfig& config);
 
   std::string model_type() const override { return "bert"; }
-  nlohmann::json config_json() const override { return config_.to_json(); }
+  nlohmann::json base_config_json() const override { return config_.to_json(); }
   // input_ids [B, N] (+ attention_mask, token_type_ids) → logits [B, num_labels].
   torch::Tensor forward(const ModelInput& input, Taps* taps = nullptr) override;
   // The last layer's output [B, N, D] (HF last_hidden_state).

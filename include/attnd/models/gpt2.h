@@ -70,7 +70,7 @@ class Gpt2ModelImpl : public ModelImpl {
   explicit Gpt2ModelImpl(const Gpt2Config& config);
 
   std::string model_type() const override { return "gpt2"; }
-  nlohmann::json config_json() const override { return config_.to_json(); }
+  nlohmann::json base_config_json() const override { return config_.to_json(); }
   // input_ids [B, N] (+ attention_mask) → LM logits [B, N, vocab_size]. Causal; padded keys
   // (attention_mask 0) are masked too. Positions are 0..N-1 regardless of padding (as HF).
   torch::Tensor forward(const ModelInput& input, Taps* taps = nullptr) override;

@@ -35,8 +35,9 @@ class ModelImpl : public torch::nn::Module {
   // "vit", "bert", "gpt2": HF's model_type.
   virtual std::string model_type() const = 0;
   // The HF config.json of this model (model_type, sizes, id2label...) plus attnd's own keys under
-  // "attnd" (e.g. pooling, per-layer mixers).
-  virtual nlohmann::json config_json() const = 0;
+  // "attnd" (e.g. pooling): base_config_json() with "attnd.mixers" set to the spec of every layer
+  // whose mixer is not plain softmax ({"<layer>": spec}), which create_model applies again.
+  nlohmann::json config_json() const;
 
   // Classification logits [B, num_labels] (vit, bert) or LM logits [B, N, vocab] (gpt2).
   virtual torch::Tensor forward(const ModelInput& input, Taps* taps = nullptr) = 0;
@@ -57,6 +58,10 @@ class ModelImpl : public torch::nn::Module {
   // Loads `tensors` (this model's names) into the parameters. Every parameter must be present with
   // the right shape and no name may be left over; InputError names the first offender otherwise.
   void load_state(const TensorMap& tensors, const std::string& source);
+
+ protected:
+  // The model's own config (what its Config struct writes), without the mixers.
+  virtual nlohmann::json base_config_json() const = 0;
 };
 using Model = std::shared_ptr<ModelImpl>;
 

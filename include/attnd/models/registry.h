@@ -1,6 +1,8 @@
 // What the model registry (create_model / registered_model_types in model.h) knows beyond that.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <string>
 #include <vector>
 
@@ -12,5 +14,9 @@ namespace attnd {
 // num_labels / id2label, and "attnd"), for rejecting typos in a recipe's [model] table. Unknown
 // keys in an HF config.json itself are ignored (HF files carry many). InputError for an unknown type.
 std::vector<std::string> model_config_keys(const std::string& model_type);
+
+// Sets the mixers a config names under "attnd.mixers" ({"<layer>": mixer spec}); create_model
+// calls it, so a linearized checkpoint comes back linearized. InputError for a bad layer or spec.
+void apply_mixers(ModelImpl& model, const nlohmann::json& config);
 
 }  // namespace attnd

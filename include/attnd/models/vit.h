@@ -95,7 +95,7 @@ class VitModelImpl : public ModelImpl {
   explicit VitModelImpl(const VitConfig& config);
 
   std::string model_type() const override { return "vit"; }
-  nlohmann::json config_json() const override { return config_.to_json(); }
+  nlohmann::json base_config_json() const override { return config_.to_json(); }
   // pixel_values [B, C, H, W] → logits [B, num_labels].
   torch::Tensor forward(const ModelInput& input, Taps* taps = nullptr) override;
   // HF's last_hidden_state: vit.layernorm of the last block's output, [B, P + 1, D] (row 0 = CLS).

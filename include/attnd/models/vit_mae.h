@@ -54,7 +54,7 @@ class VitMaeModelImpl : public ModelImpl {
   explicit VitMaeModelImpl(const VitMaeConfig& config);
 
   std::string model_type() const override { return "vit_mae"; }
-  nlohmann::json config_json() const override { return config_.to_json(); }
+  nlohmann::json base_config_json() const override { return config_.to_json(); }
   // The predicted pixels of every patch, [B, P, patch²·C], for a fresh random mask drawn from the
   // global torch RNG (HF ViTMAEForPreTraining's logits).
   torch::Tensor forward(const ModelInput& input, Taps* taps = nullptr) override;

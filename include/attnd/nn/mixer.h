@@ -4,11 +4,13 @@
 // registered under "<attention>.mixer.*".
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <torch/nn/module.h>
 #include <torch/types.h>
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "attnd/nn/mask.h"
 #include "attnd/nn/taps.h"
@@ -26,6 +28,9 @@ class MixerImpl : public torch::nn::Module {
  public:
   // The registry name ("softmax", "linear", ...), saved in checkpoints.
   virtual std::string kind() const = 0;
+  // Everything make_mixer(spec) needs to build this mixer again (a checkpoint records it per
+  // layer); the parameters themselves are saved with the model.
+  virtual nlohmann::json spec() const { return {{"kind", kind()}}; }
   // q, k: [B, H, Nq|Nk, Dk]; v: [B, H, Nk, Dv]; returns [B, H, Nq, Dv]. q and k are unscaled.
   // Fill tap.capture->logits / ->probs when asked (a mixer that has no logits leaves them empty).
   virtual torch::Tensor forward(const torch::Tensor& q, const torch::Tensor& k,
@@ -39,6 +44,7 @@ class SoftmaxMixerImpl : public MixerImpl {
  public:
   explicit SoftmaxMixerImpl(double dropout = 0.0) : dropout_(dropout) {}
   std::string kind() const override { return "softmax"; }
+  nlohmann::json spec() const override { return {{"kind", kind()}, {"dropout", dropout_}}; }
   torch::Tensor forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         const AttentionMask& mask, const MixerTap& tap) override;
 
@@ -52,6 +58,17 @@ torch::Tensor scaled_logits(const torch::Tensor& q, const torch::Tensor& k);
 torch::Tensor masked_softmax(const torch::Tensor& logits, const AttentionMask& mask);
 
 // Creates a mixer by registry name; throws InputError listing the known names otherwise.
+// Only kinds without shape-dependent options ("softmax"); the others need a spec.
 Mixer make_mixer(const std::string& kind, double dropout = 0.0);
+// Makes make_mixer("softmax") pick the overload above rather than the json one.
+inline Mixer make_mixer(const char* kind, double dropout = 0.0) {
+  return make_mixer(std::string(kind), dropout);
+}
+// Creates a mixer from its spec(): {"kind": "softmax", "dropout": 0.1},
+// {"kind": "linear", "feature_map": "softmax_split", "num_heads": 4, "head_dim": 16, ...},
+// {"kind": "hybrid", ..., "window": 64}. Unknown kinds and keys throw InputError naming them.
+Mixer make_mixer(const nlohmann::json& spec);
+// The registry's kinds, for messages and listings.
+std::vector<std::string> mixer_names();
 
 }  // namespace attnd

@@ -1,0 +1,371 @@
+#include "attnd/methods/linearize.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <set>
+#include <sstream>
+
+#include "attnd/core/error.h"
+#include "attnd/data/sampler.h"
+#include "attnd/distill/losses.h"
+#include "attnd/io/checkpoint.h"
+#include "attnd/io/json_file.h"
+#include "attnd/io/atomic_file.h"
+#include "attnd/methods/transfer.h"
+#include "attnd/nn/linear_mixer.h"
+#include "attnd/train/objectives.h"
+
+namespace attnd {
+
+namespace fs = std::filesystem;
+
+// ---- conversion --------------------------------------------------------------------------------
+
+void linearize(ModelImpl& model, const LinearizeSpec& spec) {
+  ATTND_CHECK_INPUT(spec.mixer == "linear" || spec.mixer == "hybrid", "linearize.mixer = '",
+                    spec.mixer, "' (expected linear or hybrid)");
+  std::vector<int64_t> layers = spec.layers;
+  if (layers.empty())
+    for (int64_t l = 0; l < model.num_layers(); ++l) layers.push_back(l);
+  for (auto l : layers) {
+    ATTND_CHECK_INPUT(l >= 0 && l < model.num_layers(), "linearize: layer ", l,
+                      " out of range (the model has ", model.num_layers(), " layers)");
+    auto attention = model.attention(l);
+    nlohmann::json mixer = {{"kind", spec.mixer},
+                            {"feature_map", spec.feature_map},
+                            {"num_heads", attention->num_heads()},
+                            {"head_dim", attention->head_dim()},
+                            {"feature_dim", spec.feature_dim},
+                            {"seed", spec.seed + static_cast<uint64_t>(l)}};
+    if (spec.mixer == "hybrid") mixer["window"] = spec.window;
+    auto made = make_mixer(mixer);
+    auto params = attention->parameters();
+    if (!params.empty()) made->to(params.front().device());
+    attention->set_mixer(made);
+  }
+}
+
+static bool under_mixer(const std::string& name) {
+  return name.find(".mixer.") != std::string::npos || name.rfind("mixer.", 0) == 0;
+}
+
+int64_t freeze_all_but_mixers(ModelImpl& model) {
+  int64_t trainable = 0;
+  for (auto& p : model.named_parameters(true)) {
+    const bool keep = under_mixer(p.key());
+    p.value().set_requires_grad(keep);
+    trainable += keep ? p.value().numel() : 0;
+  }
+  return trainable;
+}
+
+void unfreeze_all(ModelImpl& model) {
+  for (auto& p : model.named_parameters(true)) {
+    // Fixed tables (MAE position tables, Performer's Ω are buffers) stay as they were made.
+    if (p.key().find("position_embeddings") != std::string::npos &&
+        model.model_type() == "vit_mae")
+      continue;
+    p.value().set_requires_grad(true);
+  }
+}
+
+std::vector<int64_t> linearized_layers(ModelImpl& model) {
+  std::vector<int64_t> out;
+  for (int64_t l = 0; l < model.num_layers(); ++l)
+    if (model.attention(l)->mixer()->kind() != "softmax") out.push_back(l);
+  return out;
+}
+
+torch::Tensor student_attention_weights(ModelImpl& student, int64_t layer, const torch::Tensor& q,
+                                        const torch::Tensor& k, const AttentionMask& mask) {
+  const auto& mixer = student.attention(layer)->mixer();
+  if (auto* linear = dynamic_cast<LinearMixerImpl*>(mixer.get())) {
+    auto [fq, fk] = linear->features(q, k, mask);
+    return linear_attention_weights(fq, fk, mask, linear->options().eps);
+  }
+  if (auto* hybrid = dynamic_cast<HybridMixerImpl*>(mixer.get())) return hybrid->weights(q, k, mask);
+  throw_input_error("layer ", layer, " has a '", mixer->kind(), "' mixer: only linear and hybrid "
+                    "layers have feature maps to train");
+}
+
+// ---- stage 1 -----------------------------------------------------------------------------------
+
+namespace {
+
+AttentionMask mask_of(const ModelImpl& model, const Batch& batch) {
+  AttentionMask mask;
+  mask.key_padding = batch.input.attention_mask;
+  mask.causal = model.model_type() == "gpt2";
+  return mask;
+}
+
+}  // namespace
+
+AttentionMimicryTask::AttentionMimicryTask(Model teacher, Model student, MimicryOptions options,
+                                           const Dataset* eval_data, int64_t eval_batch_size,
+                                           torch::Device device)
+    : teacher_(std::move(teacher)), student_(std::move(student)), options_(options),
+      eval_data_(eval_data), eval_batch_size_(eval_batch_size), device_(device) {
+  ATTND_CHECK_INPUT(!linearized_layers(*student_).empty(),
+                    "attention mimicry: the student has no linear or hybrid layer");
+  teacher_->to(device_);
+  teacher_->eval();
+  for (auto& p : teacher_->parameters()) p.set_requires_grad(false);
+}
+
+StepLoss AttentionMimicryTask::loss(const Batch& batch) {
+  const auto layers = linearized_layers(*student_);
+  unsigned what = kRecordQueries | kRecordKeys | kRecordProbs;
+  if (options_.output_weight > 0) what |= kRecordValues | kRecordHeadOutputs;
+  Taps taps;
+  taps.record(what, {layers.begin(), layers.end()});
+  {
+    torch::NoGradGuard no_grad;
+    teacher_->eval();
+    teacher_->forward(batch.input, &taps);
+  }
+  const auto mask = mask_of(*student_, batch);
+  StepLoss out;
+  out.total = torch::zeros({}, batch.labels.options().dtype(torch::kFloat));
+  for (auto l : layers) {
+    const auto& t = taps.at(l);
+    auto weights = student_attention_weights(*student_, l, t.queries, t.keys, mask);
+    auto ce = attention_soft_ce_from_probs(t.probs, weights, mask);
+    out.total = out.total + options_.attention_weight * ce;
+    out.parts["attn_ce"] += ce.item<double>() / layers.size();
+    if (options_.output_weight > 0) {
+      auto mse = (torch::matmul(weights, t.values) - t.head_outputs).pow(2).mean();
+      out.total = out.total + options_.output_weight * mse;
+      out.parts["out_mse"] += mse.item<double>() / layers.size();
+    }
+  }
+  return out;
+}
+
+Metrics AttentionMimicryTask::evaluate() {
+  ATTND_CHECK(eval_data_ != nullptr, "no evaluation data was given");
+  auto fidelity = attention_fidelity(*teacher_, *student_, *eval_data_, eval_batch_size_, device_,
+                                     1000);
+  Metrics m;
+  for (const auto& f : fidelity) {
+    m["attn_ce"] += f.ce / fidelity.size();
+    m["attn_kl"] += f.kl / fidelity.size();
+    m["spearman"] += f.spearman / fidelity.size();
+  }
+  return m;
+}
+
+// ---- fidelity ----------------------------------------------------------------------------------
+
+torch::Tensor rowwise_spearman(const torch::Tensor& x_in, const torch::Tensor& y_in,
+                               const torch::Tensor& allowed_in) {
+  auto x = x_in.to(torch::kDouble), y = y_in.to(torch::kDouble);
+  auto allowed = allowed_in.defined() ? allowed_in.expand_as(x) : torch::ones_like(x, torch::kBool);
+  const double inf = std::numeric_limits<double>::infinity();
+  // Disallowed entries sort last, so the allowed ones get ranks 0..m−1 among themselves.
+  auto rank = [&](const torch::Tensor& t) {
+    return t.masked_fill(allowed.logical_not(), inf).argsort(int64_t{-1}).argsort(int64_t{-1}).to(torch::kDouble);
+  };
+  auto w = allowed.to(torch::kDouble);
+  auto n = w.sum(-1, true);
+  auto rx = rank(x), ry = rank(y);
+  auto mx = (rx * w).sum(-1, true) / n.clamp_min(1);
+  auto my = (ry * w).sum(-1, true) / n.clamp_min(1);
+  auto dx = (rx - mx) * w;
+  auto dy = (ry - my) * w;
+  auto cov = (dx * dy).sum(-1);
+  auto var = (dx * dx).sum(-1) * (dy * dy).sum(-1);
+  auto valid = var > 0;
+  auto rho = cov / var.clamp_min(1e-300).sqrt();
+  return rho.masked_select(valid).mean();
+}
+
+std::vector<LayerFidelity> attention_fidelity(ModelImpl& teacher, ModelImpl& student,
+                                              const Dataset& data, int64_t batch_size,
+                                              const torch::Device& device, int64_t max_examples) {
+  const auto layers = linearized_layers(student);
+  ATTND_CHECK_INPUT(data.size() > 0, "attention fidelity: the dataset is empty");
+  torch::NoGradGuard no_grad;
+  teacher.eval();
+  student.eval();
+  std::map<int64_t, LayerFidelity> sums;
+  double seen = 0;
+  const int64_t n = std::min(data.size(), max_examples);
+  for (const auto& idx : eval_batches(n, batch_size)) {
+    auto batch = data.get(idx, 0).to(device);
+    Taps taps;
+    taps.record(kRecordQueries | kRecordKeys | kRecordProbs | kRecordLogits,
+                {layers.begin(), layers.end()});
+    teacher.forward(batch.input, &taps);
+    const auto mask = mask_of(student, batch);
+    for (auto l : layers) {
+      const auto& t = taps.at(l);
+      auto a = t.probs.to(torch::kDouble);
+      auto s = student_attention_weights(student, l, t.queries, t.keys, mask).to(torch::kDouble);
+      auto allowed = mask.allowed(a.size(2), a.size(3), a.device());
+      auto log_s = torch::log(s.clamp_min(1e-12)), log_a = torch::log(a.clamp_min(1e-12));
+      const double ce = -(a * log_s).sum(-1).mean().item<double>();
+      const double h_t = -(a * log_a).sum(-1).mean().item<double>();
+      const double h_s = -(s * log_s).sum(-1).mean().item<double>();
+      const double rho = rowwise_spearman(t.logits, s, allowed).item<double>();
+      auto& f = sums[l];
+      const double b = static_cast<double>(idx.size());
+      f.layer = l;
+      f.ce += ce * b;
+      f.kl += (ce - h_t) * b;
+      f.entropy_teacher += h_t * b;
+      f.entropy_student += h_s * b;
+      f.spearman += rho * b;
+    }
+    seen += static_cast<double>(idx.size());
+  }
+  std::vector<LayerFidelity> out;
+  for (auto& [l, f] : sums) {
+    f.ce /= seen;
+    f.kl /= seen;
+    f.entropy_teacher /= seen;
+    f.entropy_student /= seen;
+    f.spearman /= seen;
+    out.push_back(f);
+  }
+  return out;
+}
+
+// ---- recipe ------------------------------------------------------------------------------------
+
+ConfigSchema linearize_schema() {
+  auto s = recipe_schema(false);
+  s.add("linearize.mixer", "linear", "linear | hybrid (LoLCATs: sliding-window softmax + linear)")
+      .add("linearize.feature_map", "softmax_split",
+           "softmax_split (Hedgehog) | exp | softmax_concat | elu | relu | t2r | performer | "
+           "cosformer | taylor | exp_t1 | exp_t2")
+      .add("linearize.feature_dim", int64_t{0}, "feature-map width (0: the map's default)")
+      .add("linearize.window", int64_t{64}, "hybrid: sliding-window size")
+      .add("linearize.layers", "all", "layers converted: all, first:k, last:k or a list 0,1,2")
+      .add("linearize.stages", "both", "1 (attention mimicry only) | 2 (finetune only) | both")
+      .add("linearize.attention_steps", int64_t{300}, "stage 1: optimiser steps")
+      .add("linearize.attention_lr", 1e-2, "stage 1: learning rate (LoLCATs: 1e-2)")
+      .add("linearize.output_weight", 0.0,
+           "stage 1: weight of the per-head output MSE (LoLCATs uses 1000; 0: off)")
+      .add("linearize.attention_weight", 1.0, "stage 1: weight of the attention soft CE");
+  return s;
+}
+
+namespace {
+
+std::string fidelity_table(const std::vector<LayerFidelity>& fidelity) {
+  std::ostringstream out;
+  out << "| layer | CE | KL | entropy teacher | entropy student | Spearman ρ |\n|---|---|---|---|---|---|\n";
+  out << std::fixed << std::setprecision(4);
+  for (const auto& f : fidelity)
+    out << "| " << f.layer << " | " << f.ce << " | " << f.kl << " | " << f.entropy_teacher << " | "
+        << f.entropy_student << " | " << f.spearman << " |\n";
+  return out.str();
+}
+
+nlohmann::json fidelity_json(const std::vector<LayerFidelity>& fidelity) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& f : fidelity)
+    out.push_back({{"layer", f.layer}, {"ce", f.ce}, {"kl", f.kl},
+                   {"entropy_teacher", f.entropy_teacher}, {"entropy_student", f.entropy_student},
+                   {"spearman", f.spearman}});
+  return out;
+}
+
+}  // namespace
+
+LinearizeResult run_linearize_recipe(const Config& c, const std::string& resume) {
+  configure_threads(c.get_int("run.threads"));
+  const auto source = c.get_string("run.init");
+  ATTND_CHECK_INPUT(!source.empty(), "attnd linearize converts a trained softmax model: set "
+                    "run.init (or the positional checkpoint) to its checkpoint directory");
+  ATTND_CHECK_INPUT(c.table_json("model").empty(), "attnd linearize takes its model from run.init; "
+                    "remove the [model] table");
+  const auto stages = c.get_string("linearize.stages");
+  ATTND_CHECK_INPUT(stages == "1" || stages == "2" || stages == "both", "linearize.stages = '",
+                    stages, "' (expected 1, 2 or both)");
+  auto device = parse_device(c.get_string("run.device"));
+  auto teacher = load_model(source, device);
+  auto data = load_image_data(c);
+  auto student = load_model(source, device);
+  if (linearized_layers(*student).empty()) {
+    LinearizeSpec spec;
+    spec.mixer = c.get_string("linearize.mixer");
+    spec.feature_map = c.get_string("linearize.feature_map");
+    spec.feature_dim = c.get_int("linearize.feature_dim");
+    spec.window = c.get_int("linearize.window");
+    spec.layers = parse_layer_set(c.get_string("linearize.layers"), student->num_layers());
+    spec.seed = static_cast<uint64_t>(c.get_int("run.seed"));
+    ATTND_CHECK_INPUT(!spec.layers.empty(), "linearize.layers selects no layer");
+    torch::manual_seed(spec.seed);
+    linearize(*student, spec);
+  }
+  LinearizeResult result;
+  result.run_dir = run_directory(c);
+  fs::create_directories(result.run_dir);
+  c.save((fs::path(result.run_dir) / "config.toml").string());
+  const auto eval_bs = c.get_int("train.eval_batch_size");
+  const bool resume_stage2 = !resume.empty() && resume.find("stage2") != std::string::npos;
+
+  if ((stages == "1" || stages == "both") && !resume_stage2) {
+    freeze_all_but_mixers(*student);
+    MimicryOptions mo;
+    mo.attention_weight = c.get_double("linearize.attention_weight");
+    mo.output_weight = c.get_double("linearize.output_weight");
+    AttentionMimicryTask task(teacher, student, mo, data.val.get(), eval_bs, device);
+    auto options = trainer_options(c);
+    options.steps = c.get_int("linearize.attention_steps");
+    options.adamw.lr = c.get_double("linearize.attention_lr");
+    options.adamw.weight_decay = 0.0;
+    options.warmup_steps = std::min<int64_t>(options.warmup_steps, options.steps / 10);
+    options.eval_every = options.steps;
+    options.run_dir = (fs::path(result.run_dir) / "stage1").string();
+    options.label = c.get_string("run.name") + " stage 1";
+    Trainer trainer(options, task, *data.train);
+    auto r = trainer.fit(resume);
+    ATTND_CHECK(!r.best_dir.empty(), "stage 1 produced no checkpoint");
+    student = load_model(r.best_dir, device);
+  }
+  if (stages == "2" || stages == "both") {
+    unfreeze_all(*student);
+    SupervisedTask task(student, data.val.get(), eval_bs, device,
+                        c.get_double("train.label_smoothing"));
+    auto options = trainer_options(c);
+    options.run_dir = (fs::path(result.run_dir) / "stage2").string();
+    options.label = c.get_string("run.name") + " stage 2";
+    Trainer trainer(options, task, *data.train);
+    auto r = trainer.fit(resume_stage2 ? resume : "");
+    ATTND_CHECK(!r.best_dir.empty(), "stage 2 produced no checkpoint");
+    student = load_model(r.best_dir, device);
+  }
+  save_model((fs::path(result.run_dir) / "model").string(), *student);
+  result.teacher_test = evaluate_classifier(*teacher, *data.test, eval_bs, device);
+  result.student_test = evaluate_classifier(*student, *data.test, eval_bs, device);
+  result.fidelity = attention_fidelity(*teacher, *student, *data.test, eval_bs, device, 1000);
+
+  const double recovery = result.student_test["accuracy"] / result.teacher_test["accuracy"];
+  nlohmann::json out = {{"teacher", source},
+                        {"mixer", c.get_string("linearize.mixer")},
+                        {"feature_map", c.get_string("linearize.feature_map")},
+                        {"stages", stages},
+                        {"teacher_test", result.teacher_test},
+                        {"student_test", result.student_test},
+                        {"recovery", recovery},
+                        {"fidelity", fidelity_json(result.fidelity)}};
+  write_json_file((fs::path(result.run_dir) / "result.json").string(), out);
+  std::ostringstream report;
+  report << "# attnd linearize: " << c.get_string("linearize.feature_map") << " ("
+         << c.get_string("linearize.mixer") << ")\n\n"
+         << std::fixed << std::setprecision(2) << "Softmax original: " << 100 * result.teacher_test["accuracy"]
+         << "% test accuracy; converted: " << 100 * result.student_test["accuracy"]
+         << "% (recovery " << 100 * recovery << "%).\n\nAttention fidelity on up to 1,000 test "
+         << "examples (teacher = softmax original):\n\n"
+         << fidelity_table(result.fidelity);
+  write_file_atomic((fs::path(result.run_dir) / "report.md").string(), report.str());
+  return result;
+}
+
+}  // namespace attnd
