@@ -194,4 +194,32 @@ TEST(Cli, MaeTransferCopyEvalEnsembleShiftEndToEnd) {
   EXPECT_NE(r.output.find("transfer.layers"), std::string::npos) << r.output;
 }
 
+TEST(Cli, LinearizeBothStagesThenEval) {
+  if (!has_fashion_mnist()) GTEST_SKIP() << "Debian package dataset-fashion-mnist not installed";
+  attnd::test::TempDir tmp;
+  const std::string small =
+      " --set train.batch_size=16 --set data.train_examples=200 --set data.val_examples=100"
+      " --set train.eval_every=2 --set train.warmup_steps=1 --set run.progress=lines"
+      " --set train.eval_batch_size=1000 --set train.steps=2";
+  auto r = run("train --set model.model_type=vit --set model.image_size=28 --set model.patch_size=7"
+               " --set model.num_channels=1 --set model.hidden_size=16 --set model.num_hidden_layers=2"
+               " --set model.num_attention_heads=2 --set model.intermediate_size=32"
+               " --set model.num_labels=10" + small + " --out " + (tmp / "softmax"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run("linearize --from " + (tmp / "softmax/best") + " --feature-map softmax_split" + small +
+          " --set linearize.attention_steps=3 --out " + (tmp / "lin"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("recovery"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Spearman"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(tmp / "lin/report.md"));
+  r = run("eval " + (tmp / "lin/model") + " --json");
+  EXPECT_EQ(r.code, 0) << r.output;
+  r = run("info " + (tmp / "lin/model"));
+  EXPECT_NE(r.output.find("mixer.q_map.weight"), std::string::npos) << r.output;
+  r = run("linearize --from " + (tmp / "softmax/best") + " --feature-map favor" + small +
+          " --out " + (tmp / "bad"));
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("performer"), std::string::npos) << r.output;
+}
+
 }  // namespace
