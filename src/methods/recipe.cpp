@@ -201,37 +201,10 @@ void write_result(const std::string& run_dir, const RecipeResult& r) {
   write_json_file((fs::path(run_dir) / "result.json").string(), out);
 }
 
-// MAE pre-training: labels unused; reports the masked-patch loss on the test images and writes
-// the encoder as a ViT classifier checkpoint to <run>/encoder.
-RecipeResult run_mae(const Config& c, std::shared_ptr<VitMaeModelImpl> mae, const ImageData& data,
-                     const std::string& resume) {
-  auto device = parse_device(c.get_string("run.device"));
-  MaeTask task(mae, data.val.get(), c.get_int("train.eval_batch_size"), device);
-  RecipeResult result;
-  auto options = trainer_options(c);
-  result.run_dir = options.run_dir;
-  fs::create_directories(result.run_dir);
-  c.save((fs::path(result.run_dir) / "config.toml").string());
-  Trainer trainer(options, task, *data.train);
-  result.train = trainer.fit(resume);
-  if (result.train.steps_done == options.steps && !result.train.best_dir.empty()) {
-    auto best = load_model(result.train.best_dir, device);
-    auto* best_mae = dynamic_cast<VitMaeModelImpl*>(best.get());
-    ATTND_CHECK(best_mae != nullptr, "the best MAE checkpoint is not an MAE model");
-    result.test["loss"] = mae_loss_on(*best_mae, *data.test, c.get_int("train.eval_batch_size"),
-                                      device, 1234);
-    export_mae_encoder(result.train.best_dir, (fs::path(result.run_dir) / "encoder").string(),
-                       data.test->class_names(), mae->config().encoder.pooling,
-                       static_cast<uint64_t>(c.get_int("run.seed")));
-    write_result(result.run_dir, result);
-  }
-  return result;
-}
-
 }  // namespace
 
 RecipeResult train_and_test(const Config& c, Task& task, const ImageData& data,
-                            const std::string& resume) {
+                            const std::string& resume, const TestFn& test) {
   RecipeResult result;
   auto options = trainer_options(c);
   result.run_dir = options.run_dir;
@@ -241,8 +214,9 @@ RecipeResult train_and_test(const Config& c, Task& task, const ImageData& data,
   result.train = trainer.fit(resume);
   if (result.train.steps_done == options.steps && !result.train.best_dir.empty()) {
     auto best = load_model(result.train.best_dir, options.device);
-    result.test = evaluate_classifier(*best, *data.test, c.get_int("train.eval_batch_size"),
-                                      options.device);
+    result.test = test ? test(best, result)
+                       : evaluate_classifier(*best, *data.test, c.get_int("train.eval_batch_size"),
+                                             options.device);
     write_result(result.run_dir, result);
   }
   return result;
@@ -254,7 +228,21 @@ RecipeResult run_train_recipe(const Config& c, const std::string& resume) {
   auto model = build_model(c);
   auto device = parse_device(c.get_string("run.device"));
   model->to(device);
-  if (auto mae = std::dynamic_pointer_cast<VitMaeModelImpl>(model)) return run_mae(c, mae, data, resume);
+  if (auto mae = std::dynamic_pointer_cast<VitMaeModelImpl>(model)) {
+    // MAE pre-training: labels unused; the test metric is the masked-patch loss, and the encoder
+    // is written as a ViT classifier checkpoint to <run>/encoder.
+    MaeTask task(mae, data.val.get(), c.get_int("train.eval_batch_size"), device);
+    return train_and_test(c, task, data, resume, [&](const Model& best, const RecipeResult& r) {
+      auto* best_mae = dynamic_cast<VitMaeModelImpl*>(best.get());
+      ATTND_CHECK(best_mae != nullptr, "the best MAE checkpoint is not an MAE model");
+      Metrics test{{"loss", mae_loss_on(*best_mae, *data.test, c.get_int("train.eval_batch_size"),
+                                        device, 1234)}};
+      export_mae_encoder(r.train.best_dir, (fs::path(r.run_dir) / "encoder").string(),
+                         data.test->class_names(), mae->config().encoder.pooling,
+                         static_cast<uint64_t>(c.get_int("run.seed")));
+      return test;
+    });
+  }
   SupervisedTask task(model, data.val.get(), c.get_int("train.eval_batch_size"), device,
                       c.get_double("train.label_smoothing"));
   return train_and_test(c, task, data, resume);

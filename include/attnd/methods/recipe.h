@@ -2,6 +2,7 @@
 // turns a resolved Config into data, models, a task and a trainer run.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -48,9 +49,11 @@ struct RecipeResult {
 // result.json in the run directory. resume: "" or a checkpoint/run directory.
 RecipeResult run_train_recipe(const Config& config, const std::string& resume = "");
 // The shared tail of the image recipes: writes config.toml, trains `task` on data.train, then
-// evaluates the best checkpoint (reloaded from disk) on data.test and writes result.json.
+// evaluates the best checkpoint (reloaded from disk) on data.test — with `test` if given, else as
+// a classifier — and writes result.json.
+using TestFn = std::function<Metrics(const Model& best, const RecipeResult& result)>;
 RecipeResult train_and_test(const Config& config, Task& task, const ImageData& data,
-                            const std::string& resume);
+                            const std::string& resume, const TestFn& test = {});
 RecipeResult run_distill_recipe(const Config& config, const std::string& resume = "");
 
 }  // namespace attnd
