@@ -45,6 +45,8 @@ void add_linearize_command(CLI::App& app) {
     Config config(schema);
     if (!resolve_recipe(opts, schema, config)) return;
     auto r = run_linearize_recipe(config, opts.resume);
+    if (r.stage1_skipped)
+      std::cout << "linearize: this feature map has no parameters: stage 1 was skipped\n";
     std::cout << std::fixed << std::setprecision(2) << "linearize: softmax original "
               << 100 * r.teacher_test["accuracy"] << "% → converted "
               << 100 * r.student_test["accuracy"] << "% test accuracy (recovery "

@@ -310,7 +310,12 @@ LinearizeResult run_linearize_recipe(const Config& c, const std::string& resume)
   const auto eval_bs = c.get_int("train.eval_batch_size");
   const bool resume_stage2 = !resume.empty() && resume.find("stage2") != std::string::npos;
 
-  if ((stages == "1" || stages == "both") && !resume_stage2) {
+  // Fixed feature maps (elu, relu, performer, cosformer, taylor, exp_t*) have nothing to mimic
+  // with: stage 1 is skipped for them and the result says so.
+  const bool learnable = freeze_all_but_mixers(*student) > 0;
+  unfreeze_all(*student);
+  result.stage1_skipped = !learnable;
+  if ((stages == "1" || stages == "both") && !resume_stage2 && learnable) {
     freeze_all_but_mixers(*student);
     MimicryOptions mo;
     mo.attention_weight = c.get_double("linearize.attention_weight");
@@ -351,6 +356,7 @@ LinearizeResult run_linearize_recipe(const Config& c, const std::string& resume)
                         {"mixer", c.get_string("linearize.mixer")},
                         {"feature_map", c.get_string("linearize.feature_map")},
                         {"stages", stages},
+                        {"stage1_skipped", result.stage1_skipped},
                         {"teacher_test", result.teacher_test},
                         {"student_test", result.student_test},
                         {"recovery", recovery},

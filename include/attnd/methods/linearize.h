@@ -86,6 +86,7 @@ struct LinearizeResult {
   std::string run_dir;
   Metrics teacher_test, student_test;         // the softmax original and the converted model
   std::vector<LayerFidelity> fidelity;
+  bool stage1_skipped = false;                // the feature map has no parameters
 };
 // The softmax checkpoint is run.init. Writes <run>/stage1, <run>/stage2 (trainer runs),
 // <run>/model (the converted checkpoint), result.json and report.md.
