@@ -312,8 +312,10 @@ LinearizeResult run_linearize_recipe(const Config& c, const std::string& resume)
 
   // Fixed feature maps (elu, relu, performer, cosformer, taylor, exp_t*) have nothing to mimic
   // with: stage 1 is skipped for them and the result says so.
-  const bool learnable = freeze_all_but_mixers(*student) > 0;
-  unfreeze_all(*student);
+  int64_t mixer_parameters = 0;
+  for (const auto& p : student->named_parameters(true))
+    if (under_mixer(p.key())) mixer_parameters += p.value().numel();
+  const bool learnable = mixer_parameters > 0;
   result.stage1_skipped = !learnable;
   if ((stages == "1" || stages == "both") && !resume_stage2 && learnable) {
     freeze_all_but_mixers(*student);
