@@ -5,6 +5,7 @@
 #include <set>
 
 #include "attnd/core/error.h"
+#include "attnd/nn/lora.h"
 
 namespace attnd {
 
@@ -26,7 +27,10 @@ int64_t ModelInput::batch_size() const {
 
 nlohmann::json ModelImpl::config_json() const {
   auto config = base_config_json();
-  if (config.contains("attnd") && config["attnd"].is_object()) config["attnd"].erase("mixers");
+  if (config.contains("attnd") && config["attnd"].is_object()) {
+    config["attnd"].erase("mixers");
+    config["attnd"].erase("lora");
+  }
   // attention() is non-const only because it hands out a module holder.
   auto& self = const_cast<ModelImpl&>(*this);
   nlohmann::json mixers = nlohmann::json::object();
@@ -35,6 +39,9 @@ nlohmann::json ModelImpl::config_json() const {
     if (mixer->kind() != "softmax") mixers[std::to_string(l)] = mixer->spec();
   }
   if (!mixers.empty()) config["attnd"]["mixers"] = mixers;
+  // LoRA adapters (lora.h), re-added by create_model (apply_lora) before the weights load.
+  auto lora = lora_config(self);
+  if (!lora.is_null()) config["attnd"]["lora"] = lora;
   return config;
 }
 

@@ -11,6 +11,7 @@
 #include "attnd/models/gpt2.h"
 #include "attnd/models/vit.h"
 #include "attnd/models/vit_mae.h"
+#include "attnd/nn/lora.h"
 #include "attnd/nn/mixer.h"
 
 namespace attnd {
@@ -72,6 +73,7 @@ Model create_model(const nlohmann::json& config) {
     return create_attention_copy_model(config);
   auto model = find_entry(it->get<std::string>()).create(config);
   apply_mixers(*model, config);
+  apply_lora(*model, config);  // "attnd.lora" (lora.h)
   return model;
 }
 

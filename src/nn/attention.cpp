@@ -55,17 +55,18 @@ torch::Tensor AttentionImpl::split_heads(const torch::Tensor& x) const {
 }
 
 torch::Tensor AttentionImpl::project(const torch::Tensor& x, int which) {
+  torch::Tensor out;
   if (options_.layout == AttentionLayout::kGpt2) {
     const int64_t d = options_.hidden_size;
     auto w = c_attn_->weight.narrow(0, which * d, d);
     auto b = c_attn_->bias.defined() ? c_attn_->bias.narrow(0, which * d, d) : torch::Tensor();
-    return torch::nn::functional::linear(x, w, b);
+    out = torch::nn::functional::linear(x, w, b);
+  } else {
+    out = which == 0 ? qkv_->query(x) : which == 1 ? qkv_->key(x) : qkv_->value(x);
   }
-  switch (which) {
-    case 0: return qkv_->query(x);
-    case 1: return qkv_->key(x);
-    default: return qkv_->value(x);
-  }
+  // LoRA: for GPT-2 this is the delta of this third of c_attn's output only.
+  if (lora_ && lora_->adapter(which)) out = out + lora_->adapter(which).ptr()->forward(x);
+  return out;
 }
 
 torch::Tensor AttentionImpl::queries(const torch::Tensor& x) { return split_heads(project(x, 0)); }
@@ -76,7 +77,39 @@ torch::Tensor AttentionImpl::project_output(const torch::Tensor& context) {
   auto merged = context.transpose(1, 2).contiguous().view(
       {context.size(0), context.size(2), options_.hidden_size});
   auto out = options_.layout == AttentionLayout::kGpt2 ? c_proj_(merged) : output_->dense(merged);
+  if (lora_ && lora_->adapter(3)) out = out + lora_->adapter(3).ptr()->forward(merged);
   return output_dropout_(out);
+}
+
+void AttentionImpl::add_lora(const LoraOptions& options) {
+  ATTND_CHECK_INPUT(!lora_, "this attention layer already has LoRA adapters");
+  const auto& w = options_.layout == AttentionLayout::kGpt2 ? c_proj_->weight : output_->dense->weight;
+  lora_ = register_module("lora", LoraAdapters(options_.hidden_size, options,
+                                               w.options().requires_grad(false)));
+  lora_->train(is_training());
+}
+
+void AttentionImpl::merge_lora() {
+  if (!lora_) return;
+  torch::NoGradGuard no_grad;
+  const int64_t d = options_.hidden_size;
+  const bool gpt2 = options_.layout == AttentionLayout::kGpt2;
+  for (int which = 0; which < 4; ++which) {
+    const auto& adapter = lora_->adapter(which);
+    if (!adapter) continue;
+    // The [D, D] weight this adapter belongs to (a view into c_attn for GPT-2's q/k/v).
+    torch::Tensor w;
+    if (which == 3) {
+      w = gpt2 ? c_proj_->weight : output_->dense->weight;
+    } else if (gpt2) {
+      w = c_attn_->weight.narrow(0, which * d, d);
+    } else {
+      w = which == 0 ? qkv_->query->weight : which == 1 ? qkv_->key->weight : qkv_->value->weight;
+    }
+    w.add_(adapter->delta_weight().to(w.dtype()));
+  }
+  unregister_module("lora");
+  lora_ = nullptr;
 }
 
 namespace {

@@ -18,5 +18,7 @@ std::vector<std::string> model_config_keys(const std::string& model_type);
 // Sets the mixers a config names under "attnd.mixers" ({"<layer>": mixer spec}); create_model
 // calls it, so a linearized checkpoint comes back linearized. InputError for a bad layer or spec.
 void apply_mixers(ModelImpl& model, const nlohmann::json& config);
+// create_model then re-adds the LoRA adapters a config names under "attnd.lora" (apply_lora in
+// attnd/nn/lora.h).
 
 }  // namespace attnd

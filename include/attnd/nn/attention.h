@@ -6,6 +6,8 @@
 //   kVit:  attention.{query,key,value}, output.dense          (HF ViTAttention)
 //   kGpt2: c_attn (fused [q|k|v], stored as nn::Linear [3D, D]), c_proj   (HF GPT2Attention)
 // The mixer is a child named "mixer"; swapping it never touches the projections.
+// LoRA adapters (lora.h), when added, are a child named "lora"; they add their delta to the
+// projections' outputs here and never rename the projections' weights.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -14,6 +16,7 @@
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
 
+#include "attnd/nn/lora.h"
 #include "attnd/nn/mask.h"
 #include "attnd/nn/mixer.h"
 #include "attnd/nn/taps.h"
@@ -70,6 +73,13 @@ class AttentionImpl : public torch::nn::Module {
   int64_t num_heads() const { return options_.num_heads; }
   int64_t head_dim() const { return options_.hidden_size / options_.num_heads; }
 
+  // LoRA on q/k/v/o (see lora.h; the whole-model functions there call these). add_lora registers
+  // the child "lora" (InputError if this layer already has one); merge_lora folds the adapters
+  // into the projection weights and unregisters the child (no-op without adapters).
+  void add_lora(const LoraOptions& options);
+  void merge_lora();
+  const LoraAdapters& lora() const { return lora_; }  // null holder without adapters
+
  private:
   torch::Tensor split_heads(const torch::Tensor& x) const;  // [B, N, D] → [B, H, N, Dh]
   torch::Tensor project(const torch::Tensor& x, int which);  // 0 q, 1 k, 2 v → [B, N, D]
@@ -84,6 +94,7 @@ class AttentionImpl : public torch::nn::Module {
   torch::nn::Linear c_proj_{nullptr};    // kGpt2
   torch::nn::Dropout output_dropout_{nullptr};
   Mixer mixer_;
+  LoraAdapters lora_{nullptr};
 };
 TORCH_MODULE(Attention);
 

@@ -1,0 +1,245 @@
+#include "attnd/nn/lora.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <set>
+#include <sstream>
+
+#include "attnd/core/error.h"
+#include "attnd/models/model.h"
+
+namespace attnd {
+
+namespace {
+
+const std::vector<std::string>& all_targets() {
+  static const std::vector<std::string> names = {"q", "k", "v", "o"};
+  return names;
+}
+
+int target_index(const std::string& name) {
+  const auto& all = all_targets();
+  auto it = std::find(all.begin(), all.end(), name);
+  if (it == all.end())
+    throw_input_error("unknown LoRA target '", name,
+                      "' (allowed: q, k, v, o, comma-separated, or all)");
+  return static_cast<int>(it - all.begin());
+}
+
+std::string trimmed_lower(const std::string& s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  std::string out = s.substr(b, e - b);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Known, non-empty targets → canonical order q, k, v, o without repeats.
+std::vector<std::string> canonical_targets(const std::vector<std::string>& targets) {
+  ATTND_CHECK_INPUT(!targets.empty(), "no LoRA targets given (allowed: q, k, v, o, or all)");
+  std::set<int> seen;
+  for (const auto& t : targets) seen.insert(target_index(t));
+  std::vector<std::string> out;
+  for (int i : seen) out.push_back(all_targets()[i]);
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> parse_lora_targets(const std::string& list) {
+  std::vector<std::string> names;
+  std::stringstream in(list);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    item = trimmed_lower(item);
+    if (item.empty()) continue;
+    if (item == "all") {
+      names.insert(names.end(), all_targets().begin(), all_targets().end());
+    } else {
+      names.push_back(item);
+    }
+  }
+  return canonical_targets(names);
+}
+
+void check_lora_options(const LoraOptions& o) {
+  ATTND_CHECK_INPUT(o.rank >= 1, "LoRA rank must be at least 1, got ", o.rank);
+  ATTND_CHECK_INPUT(o.alpha > 0 && std::isfinite(o.alpha), "LoRA alpha must be positive, got ",
+                    o.alpha);
+  ATTND_CHECK_INPUT(o.dropout >= 0 && o.dropout < 1, "LoRA dropout must be in [0, 1), got ",
+                    o.dropout);
+  canonical_targets(o.targets);
+}
+
+LoraOptions lora_options_from_json(const nlohmann::json& j) {
+  ATTND_CHECK_INPUT(j.is_object(), "LoRA options must be an object {rank, alpha, targets, "
+                    "dropout}, got ", j.type_name());
+  for (auto it = j.begin(); it != j.end(); ++it)
+    ATTND_CHECK_INPUT(it.key() == "rank" || it.key() == "alpha" || it.key() == "targets" ||
+                          it.key() == "dropout" || it.key() == "layers",
+                      "unknown LoRA option '", it.key(),
+                      "' (expected rank, alpha, targets, dropout, layers)");
+  LoraOptions o;
+  if (j.contains("rank")) {
+    ATTND_CHECK_INPUT(j["rank"].is_number_integer(), "LoRA rank must be an integer, got ",
+                      j["rank"].dump());
+    o.rank = j["rank"].get<int64_t>();
+  }
+  if (j.contains("alpha")) {
+    ATTND_CHECK_INPUT(j["alpha"].is_number(), "LoRA alpha must be a number, got ",
+                      j["alpha"].dump());
+    o.alpha = j["alpha"].get<double>();
+  }
+  if (j.contains("dropout")) {
+    ATTND_CHECK_INPUT(j["dropout"].is_number(), "LoRA dropout must be a number, got ",
+                      j["dropout"].dump());
+    o.dropout = j["dropout"].get<double>();
+  }
+  if (j.contains("targets")) {
+    const auto& t = j["targets"];
+    if (t.is_string()) {
+      o.targets = parse_lora_targets(t.get<std::string>());
+    } else {
+      ATTND_CHECK_INPUT(t.is_array(), "LoRA targets must be a list of q/k/v/o or a string such "
+                        "as \"q,v\" or \"all\", got ", t.dump());
+      std::string joined;
+      for (const auto& e : t) {
+        ATTND_CHECK_INPUT(e.is_string(), "LoRA targets must be strings, got ", e.dump());
+        joined += e.get<std::string>() + ",";
+      }
+      o.targets = parse_lora_targets(joined);
+    }
+  }
+  check_lora_options(o);
+  return o;
+}
+
+nlohmann::json to_json(const LoraOptions& o) {
+  return {{"rank", o.rank}, {"alpha", o.alpha}, {"targets", o.targets}, {"dropout", o.dropout}};
+}
+
+// ---- modules --------------------------------------------------------------------------------------
+
+LoraAdapterImpl::LoraAdapterImpl(int64_t in, int64_t out, const LoraOptions& o,
+                                 const torch::TensorOptions& t)
+    : scale(o.scale()) {
+  torch::NoGradGuard no_grad;
+  auto a = torch::empty({o.rank, in}, t);
+  torch::nn::init::kaiming_uniform_(a, std::sqrt(5.0));  // fan_in = in: U(±1/√in), as PEFT
+  A = register_parameter("A", a);
+  B = register_parameter("B", torch::zeros({out, o.rank}, t));
+  if (o.dropout > 0) dropout = register_module("dropout", torch::nn::Dropout(o.dropout));
+}
+
+torch::Tensor LoraAdapterImpl::forward(const torch::Tensor& x) {
+  auto in = dropout ? dropout(x) : x;
+  return torch::matmul(torch::matmul(in, A.t()), B.t()) * scale;
+}
+
+torch::Tensor LoraAdapterImpl::delta_weight() const { return torch::matmul(B, A) * scale; }
+
+LoraAdaptersImpl::LoraAdaptersImpl(int64_t dim, const LoraOptions& o,
+                                   const torch::TensorOptions& t)
+    : options(o), adapters_(all_targets().size(), LoraAdapter(nullptr)) {
+  options.targets = canonical_targets(o.targets);
+  for (const auto& name : options.targets)
+    adapters_[target_index(name)] = register_module(name, LoraAdapter(dim, dim, o, t));
+}
+
+// ---- whole-model operations -----------------------------------------------------------------------
+
+std::vector<int64_t> lora_layers(ModelImpl& model) {
+  std::vector<int64_t> out;
+  for (int64_t l = 0; l < model.num_layers(); ++l)
+    if (model.attention(l)->lora()) out.push_back(l);
+  return out;
+}
+
+bool has_lora(ModelImpl& model) { return !lora_layers(model).empty(); }
+
+LoraOptions lora_options(ModelImpl& model) {
+  auto layers = lora_layers(model);
+  ATTND_CHECK_INPUT(!layers.empty(), "this ", model.model_type(), " model has no LoRA adapters");
+  return model.attention(layers.front())->lora()->options;
+}
+
+int64_t add_lora(ModelImpl& model, const LoraOptions& options, const std::vector<int64_t>& layers) {
+  check_lora_options(options);
+  ATTND_CHECK_INPUT(!has_lora(model), "this model already has LoRA adapters (merge_lora them "
+                    "first; adapters are added once)");
+  std::vector<int64_t> chosen = layers;
+  if (chosen.empty())
+    for (int64_t l = 0; l < model.num_layers(); ++l) chosen.push_back(l);
+  std::set<int64_t> seen;
+  for (auto l : chosen) {
+    ATTND_CHECK_INPUT(l >= 0 && l < model.num_layers(), "LoRA: layer ", l,
+                      " out of range (the model has ", model.num_layers(), " layers)");
+    ATTND_CHECK_INPUT(seen.insert(l).second, "LoRA: layer ", l, " given twice");
+  }
+  int64_t added = 0;
+  for (auto l : chosen) {
+    auto attention = model.attention(l);
+    attention->add_lora(options);
+    for (const auto& p : attention->lora()->parameters()) added += p.numel();
+  }
+  return added;
+}
+
+nlohmann::json lora_config(ModelImpl& model) {
+  auto layers = lora_layers(model);
+  if (layers.empty()) return nullptr;
+  auto j = to_json(model.attention(layers.front())->lora()->options);
+  j["layers"] = layers;
+  return j;
+}
+
+void apply_lora(ModelImpl& model, const nlohmann::json& config) {
+  auto attnd = config.find("attnd");
+  if (attnd == config.end() || !attnd->is_object() || !attnd->contains("lora")) return;
+  const auto& j = (*attnd)["lora"];
+  try {
+    auto options = lora_options_from_json(j);
+    std::vector<int64_t> layers;
+    if (j.contains("layers")) {
+      ATTND_CHECK_INPUT(j["layers"].is_array() && !j["layers"].empty(),
+                        "'layers' must be a non-empty list of layer indices, got ",
+                        j["layers"].dump());
+      for (const auto& l : j["layers"]) {
+        ATTND_CHECK_INPUT(l.is_number_integer(), "'layers' must hold integers, got ", l.dump());
+        layers.push_back(l.get<int64_t>());
+      }
+    }
+    add_lora(model, options, layers);
+  } catch (const InputError& e) {
+    throw_input_error("config key 'attnd.lora': ", e.what());
+  }
+}
+
+int64_t freeze_all_but_lora(ModelImpl& model, bool also_mixers) {
+  std::set<const void*> adapter_params;
+  for (auto l : lora_layers(model))
+    for (const auto& p : model.attention(l)->lora()->parameters())
+      adapter_params.insert(p.unsafeGetTensorImpl());
+  auto under_mixer = [](const std::string& name) {
+    return name.rfind("mixer.", 0) == 0 || name.find(".mixer.") != std::string::npos;
+  };
+  int64_t trainable = 0;
+  for (auto& p : model.named_parameters(/*recurse=*/true)) {
+    const bool keep = adapter_params.count(p.value().unsafeGetTensorImpl()) ||
+                      (also_mixers && under_mixer(p.key()));
+    p.value().set_requires_grad(keep);
+    trainable += keep ? p.value().numel() : 0;
+  }
+  return trainable;
+}
+
+void merge_lora(ModelImpl& model) {
+  for (auto l : lora_layers(model)) model.attention(l)->merge_lora();
+}
+
+}  // namespace attnd
