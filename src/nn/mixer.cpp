@@ -34,6 +34,61 @@ torch::Tensor SoftmaxMixerImpl::forward(const torch::Tensor& q, const torch::Ten
   return torch::matmul(probs, v);
 }
 
+void check_decode_step(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                       const std::string& who, bool one_position) {
+  ATTND_CHECK_INPUT(q.dim() == 4 && k.dim() == 4 && v.dim() == 4 && q.sizes() == k.sizes() &&
+                        v.size(0) == q.size(0) && v.size(1) == q.size(1) &&
+                        v.size(2) == q.size(2),
+                    who, " decoding: q, k must be [B, H, n, Dk] alike and v [B, H, n, Dv], got ",
+                    q.sizes(), ", ", k.sizes(), ", ", v.sizes());
+  ATTND_CHECK_INPUT(!one_position || q.size(2) == 1, who,
+                    " decode_step takes one position, got ", q.size(2),
+                    " (use decode_prefill for several)");
+  ATTND_CHECK_INPUT(q.size(2) >= 1, who, " decoding needs at least one position");
+}
+
+std::unique_ptr<MixerDecodeState> MixerImpl::start_decode() {
+  throw_input_error("attention mixer '", kind(), "' has no incremental decoding");
+}
+
+torch::Tensor MixerImpl::decode_step(const torch::Tensor&, const torch::Tensor&,
+                                     const torch::Tensor&, MixerDecodeState&) {
+  throw_input_error("attention mixer '", kind(), "' has no incremental decoding");
+}
+
+torch::Tensor MixerImpl::decode_prefill(const torch::Tensor& q, const torch::Tensor& k,
+                                        const torch::Tensor& v, MixerDecodeState& state) {
+  check_decode_step(q, k, v, kind(), false);
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < q.size(2); ++i)
+    out.push_back(decode_step(q.narrow(2, i, 1), k.narrow(2, i, 1), v.narrow(2, i, 1), state));
+  return torch::cat(out, 2);
+}
+
+// The new position sees every cached key, itself included: no mask needed.
+std::unique_ptr<MixerDecodeState> SoftmaxMixerImpl::start_decode() {
+  return std::make_unique<KvCache>();
+}
+
+torch::Tensor SoftmaxMixerImpl::decode_step(const torch::Tensor& q, const torch::Tensor& k,
+                                            const torch::Tensor& v, MixerDecodeState& state) {
+  check_decode_step(q, k, v, kind());
+  auto& cache = decode_state_as<KvCache>(state, "softmax");
+  cache.append(k, v);
+  return torch::matmul(torch::softmax(scaled_logits(q, cache.keys()), -1), cache.values());
+}
+
+// Queries sit at the end of the cached keys: AttentionMask's causal convention.
+torch::Tensor SoftmaxMixerImpl::decode_prefill(const torch::Tensor& q, const torch::Tensor& k,
+                                               const torch::Tensor& v, MixerDecodeState& state) {
+  check_decode_step(q, k, v, kind(), false);
+  auto& cache = decode_state_as<KvCache>(state, "softmax");
+  cache.append(k, v);
+  AttentionMask causal;
+  causal.causal = true;
+  return torch::matmul(masked_softmax(scaled_logits(q, cache.keys()), causal), cache.values());
+}
+
 std::vector<std::string> mixer_names() { return {"softmax", "linear", "hybrid"}; }
 
 Mixer make_mixer(const std::string& kind, double dropout) {

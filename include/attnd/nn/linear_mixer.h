@@ -35,6 +35,13 @@ class LinearMixerImpl : public MixerImpl {
   std::pair<torch::Tensor, torch::Tensor> features(const torch::Tensor& q, const torch::Tensor& k,
                                                    const AttentionMask& mask);
   const LinearMixerOptions& options() const { return options_; }
+  // Decoding keeps a LinearDecodeState (S, z): constant memory and time per token. Refused
+  // (InputError) for maps that read positions (cosformer), see check_decodable.
+  std::unique_ptr<MixerDecodeState> start_decode() override;
+  torch::Tensor decode_step(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                            MixerDecodeState& state) override;
+  torch::Tensor decode_prefill(const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& v, MixerDecodeState& state) override;
 
   FeatureMap q_map, k_map;
 
@@ -67,6 +74,15 @@ class HybridMixerImpl : public MixerImpl {
   torch::Tensor weights(const torch::Tensor& q, const torch::Tensor& k, const AttentionMask& mask);
   torch::Tensor gamma() const { return torch::sigmoid(gamma_logit); }  // [H]
   const HybridMixerOptions& options() const { return options_; }
+  // Decoding keeps a WindowDecodeState: the last W keys/values for the softmax part (its max is
+  // taken over exactly the window keys, as above) and S, z of the keys that left the window, fed
+  // one by one as they leave. The same â as weights(), hence exact; constant memory. Refused for
+  // maps that read positions (cosformer).
+  std::unique_ptr<MixerDecodeState> start_decode() override;
+  torch::Tensor decode_step(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                            MixerDecodeState& state) override;
+  torch::Tensor decode_prefill(const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& v, MixerDecodeState& state) override;
 
   FeatureMap q_map, k_map;
   torch::Tensor gamma_logit;  // [H]
@@ -74,6 +90,13 @@ class HybridMixerImpl : public MixerImpl {
  private:
   HybridMixerOptions options_;
 };
+
+// InputError unless `map` can be decoded with a fixed-size state. cosformer cannot: forward()
+// gives it the length M of the whole sequence, and its weights cos(π(i−j)/2M) change for every
+// earlier pair when M grows by one token, so the logits of a prefix depend on the final length
+// and no running sum reproduces them (bounding M by n_positions would decode a different model
+// than forward() computes). `mixer` names the mixer kind for the message.
+void check_decodable(const FeatureMapImpl& map, const std::string& mixer);
 
 // Options from a mixer spec (the keys spec() writes); InputError for unknown keys or bad values.
 LinearMixerOptions linear_mixer_options(const nlohmann::json& spec);

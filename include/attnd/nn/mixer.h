@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "attnd/nn/decode_state.h"
 #include "attnd/nn/mask.h"
 #include "attnd/nn/taps.h"
 
@@ -36,6 +37,19 @@ class MixerImpl : public torch::nn::Module {
   virtual torch::Tensor forward(const torch::Tensor& q, const torch::Tensor& k,
                                 const torch::Tensor& v, const AttentionMask& mask,
                                 const MixerTap& tap) = 0;
+
+  // Incremental causal decoding, for inference (no dropout, no taps). start_decode() makes an
+  // empty per-layer state. decode_step feeds the next position, q, k [B, H, 1, Dk] and
+  // v [B, H, 1, Dv], and returns its context [B, H, 1, Dv]: the last row of forward() with a
+  // causal mask over every position fed so far (equal to rounding). decode_prefill feeds n ≥ 1
+  // positions at once ([B, H, n, ·] → [B, H, n, Dv]), the same as n decode_steps; the default
+  // loops over decode_step, mixers override it with a parallel form.
+  // The base class refuses (InputError naming the kind): a mixer opts in by overriding.
+  virtual std::unique_ptr<MixerDecodeState> start_decode();
+  virtual torch::Tensor decode_step(const torch::Tensor& q, const torch::Tensor& k,
+                                    const torch::Tensor& v, MixerDecodeState& state);
+  virtual torch::Tensor decode_prefill(const torch::Tensor& q, const torch::Tensor& k,
+                                       const torch::Tensor& v, MixerDecodeState& state);
 };
 using Mixer = std::shared_ptr<MixerImpl>;
 
@@ -47,6 +61,12 @@ class SoftmaxMixerImpl : public MixerImpl {
   nlohmann::json spec() const override { return {{"kind", kind()}, {"dropout", dropout_}}; }
   torch::Tensor forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         const AttentionMask& mask, const MixerTap& tap) override;
+  // A KvCache: memory and time per step grow with the context.
+  std::unique_ptr<MixerDecodeState> start_decode() override;
+  torch::Tensor decode_step(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                            MixerDecodeState& state) override;
+  torch::Tensor decode_prefill(const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& v, MixerDecodeState& state) override;
 
  private:
   double dropout_;
@@ -56,6 +76,11 @@ class SoftmaxMixerImpl : public MixerImpl {
 // q·kᵀ/√d without any mask (recorded logits are unmasked; consumers apply the mask).
 torch::Tensor scaled_logits(const torch::Tensor& q, const torch::Tensor& k);
 torch::Tensor masked_softmax(const torch::Tensor& logits, const AttentionMask& mask);
+
+// Checks decoding inputs: q, k [B, H, n, Dk] alike, v [B, H, n, Dv], n = 1 when one_position
+// (decode_step), n ≥ 1 otherwise (decode_prefill); `who` names the mixer in the InputError.
+void check_decode_step(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                       const std::string& who, bool one_position = true);
 
 // Creates a mixer by registry name; throws InputError listing the known names otherwise.
 // Only kinds without shape-dependent options ("softmax"); the others need a spec.
