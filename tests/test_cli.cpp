@@ -214,12 +214,75 @@ TEST(Cli, LinearizeBothStagesThenEval) {
   EXPECT_TRUE(fs::exists(tmp / "lin/report.md"));
   r = run("eval " + (tmp / "lin/model") + " --json");
   EXPECT_EQ(r.code, 0) << r.output;
+  // Fidelity against the original, on the split of the linearize run (its config.toml).
+  r = run("eval " + (tmp / "lin/model") + " --fidelity --fidelity-examples 50 --teacher " +
+          (tmp / "softmax/best"));
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("| layer | CE | KL"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("data settings from"), std::string::npos) << r.output;
+  r = run("eval " + (tmp / "softmax/best") + " --fidelity");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("needs a linearized model"), std::string::npos) << r.output;
+  // Stage 2 with LoRA: the saved model is merged (no adapter names, no attnd.lora).
+  r = run("linearize --from " + (tmp / "softmax/best") + " --feature-map t2r --finetune lora" +
+          small + " --set linearize.attention_steps=2 --out " + (tmp / "lora"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run("info " + (tmp / "lora/model"));
+  EXPECT_EQ(r.output.find(".lora."), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("mixer.q_map"), std::string::npos) << r.output;
   r = run("info " + (tmp / "lin/model"));
   EXPECT_NE(r.output.find("mixer.q_map.weight"), std::string::npos) << r.output;
   r = run("linearize --from " + (tmp / "softmax/best") + " --feature-map favor" + small +
           " --out " + (tmp / "bad"));
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("performer"), std::string::npos) << r.output;
+}
+
+TEST(Cli, AssociativeRecallFromScratchWithLinearAttention) {
+  attnd::test::TempDir tmp;
+  const std::string small =
+      " --set data.recall_pairs=4 --set data.recall_vocab=20 --set data.train_examples=64"
+      " --set model.vocab_size=20 --set model.n_positions=16 --set model.n_embd=16"
+      " --set train.steps=2 --set train.eval_every=2 --set train.batch_size=8"
+      " --set train.warmup_steps=1 --set run.progress=lines";
+  auto r = run("train " + std::string(ATTND_SOURCE_DIR) + "/recipes/hedgehog/recall.toml" + small +
+               " --set attention.mixer=linear --set attention.feature_map=taylor --out " +
+               (tmp / "recall"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("perplexity"), std::string::npos) << r.output;
+  // eval finds the run's data settings (the same generated test split) by itself.
+  r = run("eval " + (tmp / "recall/best") + " --fidelity --fidelity-examples 8");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("associative-recall/test"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("| 1 |"), std::string::npos) << r.output;
+  r = run("train " + std::string(ATTND_SOURCE_DIR) + "/recipes/hedgehog/recall.toml" + small +
+          " --set attention.mixer=cubic --out " + (tmp / "bad"));
+  EXPECT_EQ(r.code, 2) << r.output;
+}
+
+TEST(Cli, SpamBertLinearizedWithItsTokenizer) {
+  const std::string data = attnd::test::test_data_dir() + "/spam-assassin";
+  if (!fs::is_directory(data)) GTEST_SKIP() << data << " is missing: run scripts/fetch-data";
+  attnd::test::TempDir tmp;
+  const std::string small =
+      " --set data.dir=" + data + " --set data.max_length=24 --set train.steps=2"
+      " --set train.eval_every=2 --set train.batch_size=8 --set train.warmup_steps=1"
+      " --set train.eval_batch_size=256 --set run.progress=lines";
+  auto r = run("train " + std::string(ATTND_SOURCE_DIR) + "/recipes/hedgehog/bert-spam.toml" +
+               small + " --set data.vocab_size=400 --set model.max_position_embeddings=24"
+               " --set data.train_examples=64 --out " + (tmp / "bert"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  ASSERT_TRUE(fs::exists(tmp / "bert/best/tokenizer.json"));
+  r = run("linearize " + std::string(ATTND_SOURCE_DIR) + "/recipes/hedgehog/bert-spam-linearize.toml"
+          " --from " + (tmp / "bert/best") + small + " --set data.train_examples=64"
+          " --set linearize.attention_steps=2 --mixer hybrid --set linearize.window=4 --out " +
+          (tmp / "lin"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(tmp / "lin/model/tokenizer.json"));
+  r = run("eval " + (tmp / "lin/model") + " --json --fidelity --fidelity-examples 16");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"dataset\": \"spam-assassin\""), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\"spearman\""), std::string::npos) << r.output;
 }
 
 }  // namespace

@@ -27,6 +27,8 @@
 namespace attnd {
 namespace {
 
+using test::test_data_dir;
+
 using test::error_of;
 using test::TempDir;
 using Strings = std::vector<std::string>;
@@ -53,16 +55,6 @@ std::string squeeze(const std::string& s) {
   if (!out.empty() && out.back() == ' ') out.pop_back();
   return out;
 }
-
-// The fetched data: $ATTND_DATA_DIR, else <repo>/data.
-std::string test_data_dir() {
-  const char* env = std::getenv("ATTND_DATA_DIR");
-  return env && env[0] ? std::string(env) : std::string(ATTND_SOURCE_DIR) + "/data";
-}
-
-#define SKIP_WITHOUT(name)                                          \
-  if (!std::filesystem::is_directory(test_data_dir() + "/" + name)) \
-  GTEST_SKIP() << test_data_dir() << "/" << name << " is missing: run scripts/fetch-data"
 
 // A hand-written BERT vocab: specials first, as the trainer makes them.
 const Strings& tiny_vocab() {

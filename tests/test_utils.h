@@ -18,6 +18,17 @@
 
 namespace attnd::test {
 
+// The fetched data (scripts/fetch-data): $ATTND_DATA_DIR, else <repo>/data.
+inline std::string test_data_dir() {
+  const char* env = std::getenv("ATTND_DATA_DIR");
+  return env && env[0] ? std::string(env) : std::string(ATTND_SOURCE_DIR) + "/data";
+}
+
+#define SKIP_WITHOUT(name)                                                             \
+  if (!std::filesystem::is_directory(attnd::test::test_data_dir() + "/" + name))      \
+  GTEST_SKIP() << attnd::test::test_data_dir() << "/" << name                          \
+               << " is missing: run scripts/fetch-data"
+
 // A fresh directory under /tmp, removed with everything in it when the object dies.
 class TempDir {
  public:

@@ -1,20 +1,29 @@
-// attnd eval: a checkpoint's accuracy and loss on a dataset split.
+// attnd eval: a checkpoint's task metric on a dataset split (accuracy and loss for classifiers,
+// perplexity for language models), an ensemble's, and — for a linearized model — the attention
+// fidelity of every converted layer against softmax attention.
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 
 #include "attnd/core/error.h"
 #include "attnd/data/image_dataset.h"
 #include "attnd/io/checkpoint.h"
+#include "attnd/methods/linearize.h"
 #include "attnd/methods/recipe.h"
+#include "attnd/methods/recipe_data.h"
 #include "attnd/train/objectives.h"
 #include "commands.h"
 
 namespace attnd::cli {
 
+namespace fs = std::filesystem;
+
 namespace {
 struct EvalOptions {
   std::string checkpoint;
-  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  std::string data;      // data.dataset; "" = the run's, else fashion-mnist
+  std::string data_dir;  // data.dir
+  std::vector<std::string> overrides;
   std::string split = "test";
   int64_t batch_size = 500;
   std::string device = "cpu";
@@ -22,61 +31,160 @@ struct EvalOptions {
   bool json = false;
   std::vector<std::string> ensemble;  // more checkpoints: report the mean of probabilities
   std::string shift = "none";         // distribution shift of the images
+  bool fidelity = false;
+  std::string teacher;                // fidelity reference; "" = the checkpoint's own softmax
+  int64_t fidelity_examples = 1000;
 };
+
+// The data settings: the run's config.toml (so that the split is the one trained on), then
+// --data / --data-dir / --set; the tokenizer is the checkpoint's.
+Config data_config(const EvalOptions& o, std::string& source) {
+  Config config(recipe_schema(false));
+  source = find_run_config(o.checkpoint);
+  if (!source.empty())
+    for (const auto& a : data_overrides_from_run_config(source)) config.apply_override(a);
+  if (!o.data.empty()) config.apply_override("data.dataset=" + o.data);
+  if (!o.data_dir.empty()) config.apply_override("data.dir=" + o.data_dir);
+  for (const auto& a : o.overrides) {
+    ATTND_CHECK_INPUT(a.rfind("data.", 0) == 0, "attnd eval --set takes data.* keys only, got '",
+                      a, "'");
+    config.apply_override(a);
+  }
+  if (config.get_string("data.vocab").empty() && fs::is_directory(o.checkpoint))
+    config.apply_override("data.vocab=" + o.checkpoint);
+  return config;
+}
+
+// The reference for fidelity: --teacher, else the checkpoint itself with softmax in every layer
+// (how well the feature maps mimic softmax over the model's own queries and keys).
+Model fidelity_reference(const EvalOptions& o, const torch::Device& device) {
+  if (!o.teacher.empty()) return load_model(o.teacher, device);
+  auto reference = load_model(o.checkpoint, device);
+  for (auto l : linearized_layers(*reference)) reference->attention(l)->set_mixer(make_mixer("softmax"));
+  reference->to(device);
+  return reference;
+}
+
+void print_metrics(const EvalOptions& o, const std::string& what, const Metrics& m, int64_t n) {
+  std::cout << o.checkpoint << (o.ensemble.empty() ? "" : " (ensemble)") << " on " << what << " ("
+            << n << " examples): " << std::fixed;
+  if (m.count("perplexity"))
+    std::cout << "perplexity " << std::setprecision(2) << m.at("perplexity") << ", loss "
+              << std::setprecision(4) << m.at("loss") << ", next-token accuracy "
+              << std::setprecision(2) << 100.0 * m.at("accuracy") << "%\n";
+  else
+    std::cout << "accuracy " << std::setprecision(2) << 100.0 * m.at("accuracy") << "%, loss "
+              << std::setprecision(4) << m.at("loss") << "\n";
+}
+
 }  // namespace
 
 void add_eval_command(CLI::App& app) {
   auto o = std::make_shared<EvalOptions>();
-  auto* cmd = app.add_subcommand("eval", "evaluate a checkpoint or an ensemble (accuracy, loss) on Fashion-MNIST, optionally shifted");
+  auto* cmd = app.add_subcommand(
+      "eval", "evaluate a checkpoint or an ensemble on a dataset split; --fidelity for the "
+              "attention fidelity of a linearized model");
   cmd->add_option("checkpoint", o->checkpoint, "checkpoint directory")->required();
-  cmd->add_option("--data-dir", o->data_dir, "Fashion-MNIST directory")->capture_default_str();
-  cmd->add_option("--split", o->split, "test | train")
-      ->check(CLI::IsMember({"test", "train"}))
+  cmd->add_option("--data", o->data,
+                  "fashion-mnist | spam-assassin | sotu | associative-recall (default: the "
+                  "dataset of the run that wrote the checkpoint, else fashion-mnist)");
+  cmd->add_option("--data-dir", o->data_dir, "the dataset's directory (sets data.dir)");
+  cmd->add_option("--set", o->overrides, "override a data.* key, e.g. --set data.max_length=128")
+      ->take_all();
+  cmd->add_option("--split", o->split, "test | val | train")
+      ->check(CLI::IsMember({"test", "val", "train"}))
       ->capture_default_str();
   cmd->add_option("--batch-size", o->batch_size, "evaluation batch size")->capture_default_str();
   cmd->add_option("--device", o->device, "cpu | cuda | cuda:N")->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->capture_default_str();
   cmd->add_flag("--json", o->json, "print the metrics as JSON");
   cmd->add_option("--with", o->ensemble,
-                  "another checkpoint to ensemble with (mean of class probabilities; repeatable)");
+                  "another classifier to ensemble with (mean of class probabilities; repeatable)");
   cmd->add_option("--shift", o->shift,
-                  "distribution shift of the images: none | invert | rotate90 | rotate180 | "
-                  "rotate270 | noise:<std>, joined by + (e.g. invert+noise:0.1)")
+                  "images: none | invert | rotate90 | rotate180 | rotate270 | noise:<std>, "
+                  "joined by + (e.g. invert+noise:0.1)")
       ->capture_default_str();
+  cmd->add_flag("--fidelity", o->fidelity,
+                "also report per converted layer the attention CE, KL, entropies and Spearman ρ "
+                "of the linear weights against softmax");
+  cmd->add_option("--teacher", o->teacher,
+                  "fidelity reference: the softmax original (default: this checkpoint with "
+                  "softmax attention in every layer)");
+  cmd->add_option("--fidelity-examples", o->fidelity_examples,
+                  "examples used for the fidelity")->capture_default_str();
+  cmd->footer(
+      "The data split is the one the checkpoint's run trained with (its config.toml's data.*),\n"
+      "so that test examples stay unseen; --data/--set change it.\n"
+      "Example: attnd eval runs/hedgehog/bert/model --fidelity --teacher runs/spam-bert/best");
   cmd->callback([o]() {
     configure_threads(o->threads);
     auto device = parse_device(o->device);
+    std::string run_config;
+    auto config = data_config(*o, run_config);
     const auto transform = parse_image_transform(o->shift);
+    const auto dataset = config.get_string("data.dataset");
+    ATTND_CHECK_INPUT(o->shift == "none" || dataset == "fashion-mnist",
+                      "--shift applies to images; the data is ", dataset);
     std::vector<Model> members;
-    for (const auto& path : [&] {
-           std::vector<std::string> all{o->checkpoint};
-           all.insert(all.end(), o->ensemble.begin(), o->ensemble.end());
-           return all;
-         }()) {
-      auto model = load_model(path, device);
-      ATTND_CHECK_INPUT(model->model_type() == "vit", path, " is a ", model->model_type(),
-                        " model; attnd eval evaluates image classifiers (vit) on Fashion-MNIST");
-      members.push_back(model);
+    std::vector<std::string> paths{o->checkpoint};
+    paths.insert(paths.end(), o->ensemble.begin(), o->ensemble.end());
+    for (const auto& path : paths) members.push_back(load_model(path, device));
+    auto data = load_recipe_data(config);
+    for (size_t i = 0; i < members.size(); ++i) {
+      try {
+        check_model_fits_data(*members[i], data);
+      } catch (const InputError& e) {
+        throw_input_error(paths[i], ": ", e.what());
+      }
     }
-    auto data = load_fashion_mnist(o->data_dir, o->split == "train").with_transform(transform);
-    auto metrics = members.size() == 1
-                       ? evaluate_classifier(*members[0], data, o->batch_size, device)
-                       : evaluate_ensemble(members, data, o->batch_size, device);
+    std::shared_ptr<const Dataset> split =
+        o->split == "test" ? data.test : o->split == "val" ? data.val : data.train;
+    std::shared_ptr<const Dataset> shifted;
+    if (o->shift != "none") {
+      ATTND_CHECK_INPUT(o->split == "test", "--shift is applied to the test images only");
+      shifted = std::make_shared<ImageDataset>(data.test_images->with_transform(transform));
+      split = shifted;
+    }
+    Metrics metrics;
+    if (members.size() == 1) {
+      metrics = evaluate_model(*members[0], *split, o->batch_size, device);
+    } else {
+      ATTND_CHECK_INPUT(data.task != DataTask::kLanguageModelling,
+                        "--with ensembles classifiers; language models are not supported");
+      metrics = evaluate_ensemble(members, *split, o->batch_size, device);
+    }
+    std::vector<LayerFidelity> fidelity;
+    if (o->fidelity) {
+      ATTND_CHECK_INPUT(!linearized_layers(*members[0]).empty(), o->checkpoint,
+                        " has softmax attention in every layer: --fidelity needs a linearized "
+                        "model (attnd linearize)");
+      auto reference = fidelity_reference(*o, device);
+      fidelity = attention_fidelity(*reference, *members[0], *split, o->batch_size, device,
+                                    o->fidelity_examples);
+    }
+    const auto what = dataset + "/" + o->split + (o->shift == "none" ? "" : " shifted by " + o->shift);
     if (o->json) {
       nlohmann::json out = metrics;
       out["checkpoint"] = o->checkpoint;
       if (!o->ensemble.empty()) out["ensemble_with"] = o->ensemble;
+      out["dataset"] = dataset;
       out["shift"] = o->shift;
       out["split"] = o->split;
-      out["examples"] = data.size();
+      out["examples"] = split->size();
+      if (!run_config.empty()) out["data_from"] = run_config;
+      if (o->fidelity) {
+        out["fidelity"] = fidelity_json(fidelity);
+        out["fidelity_reference"] = o->teacher.empty() ? "own softmax" : o->teacher;
+      }
       std::cout << out.dump(2) << "\n";
       return;
     }
-    std::cout << o->checkpoint << (o->ensemble.empty() ? "" : " (ensemble)") << " on fashion-mnist/"
-              << o->split << (o->shift == "none" ? "" : " shifted by " + o->shift) << " (" << data.size()
-              << " images): accuracy " << std::fixed << std::setprecision(2)
-              << 100.0 * metrics["accuracy"] << "%, loss " << std::setprecision(4)
-              << metrics["loss"] << "\n";
+    if (!run_config.empty()) std::cerr << "eval: data settings from " << run_config << "\n";
+    print_metrics(*o, what, metrics, split->size());
+    if (o->fidelity)
+      std::cout << "\nattention fidelity vs "
+                << (o->teacher.empty() ? "its own softmax attention" : o->teacher) << ":\n\n"
+                << fidelity_table(fidelity);
   });
 }
 

@@ -11,7 +11,7 @@ namespace attnd::cli {
 
 namespace {
 struct LinearizeFlags {
-  std::string from, feature_map, mixer, stages;
+  std::string from, feature_map, mixer, stages, finetune;
 };
 }  // namespace
 
@@ -29,11 +29,15 @@ void add_linearize_command(CLI::App& app) {
       ->check(CLI::IsMember({"linear", "hybrid"}));
   cmd->add_option("--stages", flags->stages, "1 | 2 | both (sets linearize.stages)")
       ->check(CLI::IsMember({"1", "2", "both"}));
+  cmd->add_option("--finetune", flags->finetune,
+                  "stage 2: full | lora (rank/alpha/targets: linearize.lora_*; merged on save)")
+      ->check(CLI::IsMember({"full", "lora"}));
   cmd->footer(
       "Stage 1 freezes every base weight and trains only the feature maps, with the soft\n"
       "cross-entropy between the original's softmax rows and the linear rows (all layers at once,\n"
       "each fed the original's input). Stage 2 finetunes the whole converted model on the task\n"
-      "(train.*). Writes <run>/stage1, <run>/stage2, <run>/model, result.json and report.md.\n"
+      "(train.*), or only LoRA adapters on q/k/v/o with --finetune lora. Writes <run>/stage1,\n"
+      "<run>/stage2, <run>/model, result.json and report.md.\n"
       "Example: attnd linearize recipes/hedgehog/vit.toml --from runs/fmnist-vit/best");
   cmd->callback([options, flags]() {
     auto opts = *options;
@@ -41,16 +45,14 @@ void add_linearize_command(CLI::App& app) {
     if (!flags->feature_map.empty()) opts.overrides.push_back("linearize.feature_map=" + flags->feature_map);
     if (!flags->mixer.empty()) opts.overrides.push_back("linearize.mixer=" + flags->mixer);
     if (!flags->stages.empty()) opts.overrides.push_back("linearize.stages=" + flags->stages);
+    if (!flags->finetune.empty()) opts.overrides.push_back("linearize.finetune=" + flags->finetune);
     const auto schema = linearize_schema();
     Config config(schema);
     if (!resolve_recipe(opts, schema, config)) return;
     auto r = run_linearize_recipe(config, opts.resume);
     if (r.stage1_skipped)
       std::cout << "linearize: this feature map has no parameters: stage 1 was skipped\n";
-    std::cout << std::fixed << std::setprecision(2) << "linearize: softmax original "
-              << 100 * r.teacher_test["accuracy"] << "% → converted "
-              << 100 * r.student_test["accuracy"] << "% test accuracy (recovery "
-              << 100 * r.student_test["accuracy"] / r.teacher_test["accuracy"] << "%)\n";
+    std::cout << "linearize: " << describe_recovery(r.teacher_test, r.student_test) << "\n";
     for (const auto& f : r.fidelity)
       std::cout << "  layer " << f.layer << ": attention CE " << std::setprecision(4) << f.ce
                 << ", KL " << f.kl << ", Spearman " << f.spearman << "\n";

@@ -170,7 +170,7 @@ StepLoss DistillTask::loss(const Batch& batch) {
 
 Metrics DistillTask::evaluate() {
   ATTND_CHECK(eval_data_ != nullptr, "no evaluation data was given");
-  return evaluate_classifier(*student_, *eval_data_, eval_batch_size_, device_);
+  return evaluate_model(*student_, *eval_data_, eval_batch_size_, device_);
 }
 
 }  // namespace attnd

@@ -16,6 +16,7 @@
 #include "attnd/io/atomic_file.h"
 #include "attnd/methods/transfer.h"
 #include "attnd/nn/linear_mixer.h"
+#include "attnd/nn/lora.h"
 #include "attnd/train/objectives.h"
 
 namespace attnd {
@@ -250,11 +251,14 @@ ConfigSchema linearize_schema() {
       .add("linearize.attention_lr", 1e-2, "stage 1: learning rate (LoLCATs: 1e-2)")
       .add("linearize.output_weight", 0.0,
            "stage 1: weight of the per-head output MSE (LoLCATs uses 1000; 0: off)")
-      .add("linearize.attention_weight", 1.0, "stage 1: weight of the attention soft CE");
+      .add("linearize.attention_weight", 1.0, "stage 1: weight of the attention soft CE")
+      .add("linearize.finetune", "full", "stage 2: full (every weight) | lora (adapters only; merged on save)")
+      .add("linearize.lora_rank", int64_t{8}, "stage 2 with LoRA: rank r")
+      .add("linearize.lora_alpha", 16.0, "stage 2 with LoRA: alpha (scale alpha / r)")
+      .add("linearize.lora_targets", "q,k,v,o", "stage 2 with LoRA: adapted projections (q,k,v,o or all)")
+      .add("linearize.lora_train_maps", false, "stage 2 with LoRA: also train the feature maps");
   return s;
 }
-
-namespace {
 
 std::string fidelity_table(const std::vector<LayerFidelity>& fidelity) {
   std::ostringstream out;
@@ -275,7 +279,26 @@ nlohmann::json fidelity_json(const std::vector<LayerFidelity>& fidelity) {
   return out;
 }
 
-}  // namespace
+double task_recovery(const Metrics& teacher, const Metrics& student) {
+  // Language models: perplexity (lower wins); classifiers: accuracy.
+  if (teacher.count("perplexity") && student.count("perplexity"))
+    return teacher.at("perplexity") / student.at("perplexity");
+  return student.at("accuracy") / teacher.at("accuracy");
+}
+
+std::string describe_recovery(const Metrics& teacher, const Metrics& student) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(2);
+  if (teacher.count("perplexity") && student.count("perplexity"))
+    out << "softmax original: test perplexity " << teacher.at("perplexity") << "; converted: "
+        << student.at("perplexity") << " (recovery " << 100 * task_recovery(teacher, student)
+        << "% = original / converted perplexity)";
+  else
+    out << "softmax original: " << 100 * teacher.at("accuracy") << "% test accuracy; converted: "
+        << 100 * student.at("accuracy") << "% (recovery " << 100 * task_recovery(teacher, student)
+        << "%)";
+  return out.str();
+}
 
 LinearizeResult run_linearize_recipe(const Config& c, const std::string& resume) {
   configure_threads(c.get_int("run.threads"));
@@ -289,7 +312,8 @@ LinearizeResult run_linearize_recipe(const Config& c, const std::string& resume)
                     stages, "' (expected 1, 2 or both)");
   auto device = parse_device(c.get_string("run.device"));
   auto teacher = load_model(source, device);
-  auto data = load_image_data(c);
+  auto data = load_recipe_data(c);
+  check_model_fits_data(*teacher, data);
   auto student = load_model(source, device);
   if (linearized_layers(*student).empty()) {
     LinearizeSpec spec;
@@ -331,6 +355,7 @@ LinearizeResult run_linearize_recipe(const Config& c, const std::string& resume)
     options.eval_every = options.steps;
     options.run_dir = (fs::path(result.run_dir) / "stage1").string();
     options.label = c.get_string("run.name") + " stage 1";
+    options.checkpoint_files = data.checkpoint_files();
     Trainer trainer(options, task, *data.train);
     auto r = trainer.fit(resume);
     ATTND_CHECK(!r.best_dir.empty(), "stage 1 produced no checkpoint");
@@ -338,26 +363,40 @@ LinearizeResult run_linearize_recipe(const Config& c, const std::string& resume)
   }
   if (stages == "2" || stages == "both") {
     unfreeze_all(*student);
+    const auto finetune = c.get_string("linearize.finetune");
+    ATTND_CHECK_INPUT(finetune == "full" || finetune == "lora", "linearize.finetune = '", finetune,
+                      "' (expected full or lora)");
+    if (finetune == "lora" && !has_lora(*student)) {  // a resumed stage-2 checkpoint has them
+      LoraOptions lora;
+      lora.rank = c.get_int("linearize.lora_rank");
+      lora.alpha = c.get_double("linearize.lora_alpha");
+      lora.targets = parse_lora_targets(c.get_string("linearize.lora_targets"));
+      add_lora(*student, lora);
+    }
+    if (finetune == "lora") freeze_all_but_lora(*student, c.get_bool("linearize.lora_train_maps"));
     SupervisedTask task(student, data.val.get(), eval_bs, device,
                         c.get_double("train.label_smoothing"));
     auto options = trainer_options(c);
     options.run_dir = (fs::path(result.run_dir) / "stage2").string();
     options.label = c.get_string("run.name") + " stage 2";
+    options.checkpoint_files = data.checkpoint_files();
     Trainer trainer(options, task, *data.train);
     auto r = trainer.fit(resume_stage2 ? resume : "");
     ATTND_CHECK(!r.best_dir.empty(), "stage 2 produced no checkpoint");
     student = load_model(r.best_dir, device);
+    merge_lora(*student);  // the converted model keeps only the base names + feature maps
   }
-  save_model((fs::path(result.run_dir) / "model").string(), *student);
-  result.teacher_test = evaluate_classifier(*teacher, *data.test, eval_bs, device);
-  result.student_test = evaluate_classifier(*student, *data.test, eval_bs, device);
+  save_model((fs::path(result.run_dir) / "model").string(), *student, {}, data.checkpoint_files());
+  result.teacher_test = evaluate_model(*teacher, *data.test, eval_bs, device);
+  result.student_test = evaluate_model(*student, *data.test, eval_bs, device);
   result.fidelity = attention_fidelity(*teacher, *student, *data.test, eval_bs, device, 1000);
 
-  const double recovery = result.student_test["accuracy"] / result.teacher_test["accuracy"];
+  const double recovery = task_recovery(result.teacher_test, result.student_test);
   nlohmann::json out = {{"teacher", source},
                         {"mixer", c.get_string("linearize.mixer")},
                         {"feature_map", c.get_string("linearize.feature_map")},
                         {"stages", stages},
+                        {"finetune", c.get_string("linearize.finetune")},
                         {"stage1_skipped", result.stage1_skipped},
                         {"teacher_test", result.teacher_test},
                         {"student_test", result.student_test},
@@ -367,10 +406,8 @@ LinearizeResult run_linearize_recipe(const Config& c, const std::string& resume)
   std::ostringstream report;
   report << "# attnd linearize: " << c.get_string("linearize.feature_map") << " ("
          << c.get_string("linearize.mixer") << ")\n\n"
-         << std::fixed << std::setprecision(2) << "Softmax original: " << 100 * result.teacher_test["accuracy"]
-         << "% test accuracy; converted: " << 100 * result.student_test["accuracy"]
-         << "% (recovery " << 100 * recovery << "%).\n\nAttention fidelity on up to 1,000 test "
-         << "examples (teacher = softmax original):\n\n"
+         << describe_recovery(result.teacher_test, result.student_test)
+         << ".\n\nAttention fidelity on up to 1,000 test examples (teacher = softmax original):\n\n"
          << fidelity_table(result.fidelity);
   write_file_atomic((fs::path(result.run_dir) / "report.md").string(), report.str());
   return result;

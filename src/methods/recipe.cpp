@@ -11,6 +11,7 @@
 #include "attnd/distill/distiller.h"
 #include "attnd/io/checkpoint.h"
 #include "attnd/io/json_file.h"
+#include "attnd/methods/linearize.h"
 #include "attnd/methods/mae.h"
 #include "attnd/models/registry.h"
 #include "attnd/train/objectives.h"
@@ -29,15 +30,31 @@ ConfigSchema recipe_schema(bool with_distill) {
       .add("run.progress", "auto", "auto (bar on a terminal, lines otherwise) | bar | lines | quiet")
       .add("run.init", "", "start from this checkpoint instead of a fresh [model]");
   s.add_table("model", "the model as HF config.json keys (model_type = vit | vit_mae | bert | gpt2, ...)");
-  s.add("data.dataset", "fashion-mnist", "dataset name (fashion-mnist)")
-      .add("data.dir", "/usr/share/datasets/fashion-mnist", "where the dataset's files are")
+  s.add("data.dataset", "fashion-mnist",
+         "fashion-mnist | spam-assassin | sotu | associative-recall (see methods/recipe_data.h)")
+      .add("data.dir", "", "where the dataset's files are (default: /usr/share/datasets/fashion-mnist, "
+           "or data/<name> from scripts/fetch-data)")
       .add("data.train_examples", int64_t{0},
-           "labelled training examples used, class-balanced (0: all that remain after validation)")
+           "training examples used (class-balanced for classification; 0: all that remain)")
       .add("data.val_examples", int64_t{5000},
-           "training images held out for choosing the best checkpoint")
+           "images: training images held out for choosing the best checkpoint")
+      .add("data.val_fraction", 0.1, "text: share of the e-mails / addresses held out for validation")
+      .add("data.test_fraction", 0.2, "text: share of the e-mails / addresses held out for testing")
       .add("data.split_seed", int64_t{0}, "seed of the validation split and the labelled subset")
-      .add("data.augment", true, "random crop (zero padding) and horizontal flip while training")
-      .add("data.augment_pad", int64_t{2}, "padding of the random crop, pixels");
+      .add("data.augment", true, "images: random crop (zero padding) and horizontal flip while training")
+      .add("data.augment_pad", int64_t{2}, "images: padding of the random crop, pixels")
+      .add("data.vocab", "", "text: a vocab.txt, tokenizer.json or checkpoint directory (default: "
+           "run.init's tokenizer, else one trained on the training split)")
+      .add("data.vocab_size", int64_t{8000}, "text: size of a vocabulary trained here")
+      .add("data.max_length", int64_t{256}, "text classification: tokens per example, [CLS] and [SEP] included")
+      .add("data.block_size", int64_t{128}, "language modelling: tokens per training sequence")
+      .add("data.recall_pairs", int64_t{16}, "associative-recall: key-value pairs (sequence length 4n)")
+      .add("data.recall_vocab", int64_t{128}, "associative-recall: token ids (keys and values) below this");
+  s.add("attention.mixer", "softmax",
+         "attention of a model built from [model]: softmax | linear | hybrid (trained from scratch)")
+      .add("attention.feature_map", "softmax_split", "linear/hybrid: the feature map (linearize.h)")
+      .add("attention.feature_dim", int64_t{0}, "linear/hybrid: feature-map width (0: the map's default)")
+      .add("attention.window", int64_t{64}, "hybrid: sliding-window size");
   s.add("train.steps", int64_t{1000}, "optimiser steps")
       .add("train.batch_size", int64_t{128}, "examples per micro-batch")
       .add("train.grad_accum", int64_t{1}, "micro-batches per optimiser step")
@@ -133,7 +150,8 @@ ImageData load_image_data(const Config& c) {
   const auto dataset = c.get_string("data.dataset");
   ATTND_CHECK_INPUT(dataset == "fashion-mnist", "data.dataset = '", dataset,
                     "' is not known (expected fashion-mnist)");
-  const auto dir = c.get_string("data.dir");
+  auto dir = c.get_string("data.dir");
+  if (dir.empty()) dir = "/usr/share/datasets/fashion-mnist";
   ImageData data;
   data.clean_train_images = std::make_shared<ImageDataset>(load_fashion_mnist(dir, true));
   data.test = std::make_shared<ImageDataset>(load_fashion_mnist(dir, false));
@@ -168,11 +186,16 @@ ImageData load_image_data(const Config& c) {
   return data;
 }
 
-Model build_model(const Config& c) {
+Model build_model(const Config& c, const RecipeData* data) {
   const auto init = c.get_string("run.init");
   auto table = c.table_json("model");
+  // Text models take their vocabulary size from the data unless the recipe sets it.
+  if (data && data->vocab_size > 0 && !table.empty() && !table.contains("vocab_size"))
+    table["vocab_size"] = data->vocab_size;
   if (!init.empty()) {
     ATTND_CHECK_INPUT(table.empty(), "give either run.init (a checkpoint) or a [model] table, not both");
+    ATTND_CHECK_INPUT(c.get_string("attention.mixer") == "softmax", "attention.mixer applies to a "
+                      "model built from [model]; to convert run.init's model use attnd linearize");
     return load_model(init);
   }
   ATTND_CHECK_INPUT(table.contains("model_type") && table["model_type"].is_string(),
@@ -186,7 +209,24 @@ Model build_model(const Config& c) {
   for (auto& k : known) k = "model." + k;
   check_known_keys(present, known, "the recipe's [model] table");
   torch::manual_seed(static_cast<uint64_t>(c.get_int("run.seed")));
-  return create_model(table);
+  auto model = create_model(table);
+  const auto mixer = c.get_string("attention.mixer");
+  if (mixer != "softmax") {
+    LinearizeSpec spec;
+    spec.mixer = mixer;
+    spec.feature_map = c.get_string("attention.feature_map");
+    spec.feature_dim = c.get_int("attention.feature_dim");
+    spec.window = c.get_int("attention.window");
+    spec.seed = static_cast<uint64_t>(c.get_int("run.seed"));
+    linearize(*model, spec);
+  }
+  return model;
+}
+
+Model build_model(const Config& c, const RecipeData& data) {
+  auto model = build_model(c, &data);
+  check_model_fits_data(*model, data);
+  return model;
 }
 
 namespace {
@@ -203,10 +243,11 @@ void write_result(const std::string& run_dir, const RecipeResult& r) {
 
 }  // namespace
 
-RecipeResult train_and_test(const Config& c, Task& task, const ImageData& data,
+RecipeResult train_and_test(const Config& c, Task& task, const RecipeData& data,
                             const std::string& resume, const TestFn& test) {
   RecipeResult result;
   auto options = trainer_options(c);
+  options.checkpoint_files = data.checkpoint_files();
   result.run_dir = options.run_dir;
   fs::create_directories(result.run_dir);
   c.save((fs::path(result.run_dir) / "config.toml").string());
@@ -215,8 +256,8 @@ RecipeResult train_and_test(const Config& c, Task& task, const ImageData& data,
   if (result.train.steps_done == options.steps && !result.train.best_dir.empty()) {
     auto best = load_model(result.train.best_dir, options.device);
     result.test = test ? test(best, result)
-                       : evaluate_classifier(*best, *data.test, c.get_int("train.eval_batch_size"),
-                                             options.device);
+                       : evaluate_model(*best, *data.test, c.get_int("train.eval_batch_size"),
+                                        options.device);
     write_result(result.run_dir, result);
   }
   return result;
@@ -224,8 +265,8 @@ RecipeResult train_and_test(const Config& c, Task& task, const ImageData& data,
 
 RecipeResult run_train_recipe(const Config& c, const std::string& resume) {
   configure_threads(c.get_int("run.threads"));
-  auto data = load_image_data(c);
-  auto model = build_model(c);
+  auto data = load_recipe_data(c);
+  auto model = build_model(c, data);
   auto device = parse_device(c.get_string("run.device"));
   model->to(device);
   if (auto mae = std::dynamic_pointer_cast<VitMaeModelImpl>(model)) {
@@ -235,10 +276,10 @@ RecipeResult run_train_recipe(const Config& c, const std::string& resume) {
     return train_and_test(c, task, data, resume, [&](const Model& best, const RecipeResult& r) {
       auto* best_mae = dynamic_cast<VitMaeModelImpl*>(best.get());
       ATTND_CHECK(best_mae != nullptr, "the best MAE checkpoint is not an MAE model");
-      Metrics test{{"loss", mae_loss_on(*best_mae, *data.test, c.get_int("train.eval_batch_size"),
+      Metrics test{{"loss", mae_loss_on(*best_mae, *data.test_images, c.get_int("train.eval_batch_size"),
                                         device, 1234)}};
       export_mae_encoder(r.train.best_dir, (fs::path(r.run_dir) / "encoder").string(),
-                         data.test->class_names(), mae->config().encoder.pooling,
+                         data.test_images->class_names(), mae->config().encoder.pooling,
                          static_cast<uint64_t>(c.get_int("run.seed")));
       return test;
     });
@@ -255,8 +296,8 @@ RecipeResult run_distill_recipe(const Config& c, const std::string& resume) {
                     "(or --teacher) to a checkpoint directory");
   auto device = parse_device(c.get_string("run.device"));
   auto teacher = load_model(teacher_dir, device);
-  auto data = load_image_data(c);
-  auto student = build_model(c);
+  auto data = load_recipe_data(c);
+  auto student = build_model(c, data);
   student->to(device);
 
   DistillSpec spec;

@@ -122,8 +122,8 @@ RecipeResult run_transfer_recipe(const Config& c, const std::string& resume) {
   const auto mode = parse_transfer_mode(c.get_string("transfer.mode"));
   auto device = parse_device(c.get_string("run.device"));
   auto teacher = load_model(teacher_dir, device);
-  auto data = load_image_data(c);
-  auto student = build_model(c);
+  auto data = load_recipe_data(c);
+  auto student = build_model(c, data);
   ATTND_CHECK_INPUT(student->model_type() == teacher->model_type(), "the teacher (",
                     teacher_dir, ") is a ", teacher->model_type(), " model but the student is a ",
                     student->model_type());

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "attnd/core/error.h"
 
 namespace attnd {
@@ -54,6 +56,51 @@ Metrics evaluate_classifier(ModelImpl& model, const Dataset& data, int64_t batch
           {"loss", loss_sum / data.size()}};
 }
 
+Metrics evaluate_language_model(ModelImpl& model, const Dataset& data, int64_t batch_size,
+                                const torch::Device& device) {
+  ATTND_CHECK_INPUT(data.size() > 0, "the evaluation set is empty");
+  torch::NoGradGuard no_grad;
+  model.eval();
+  double loss_sum = 0.0;
+  int64_t correct = 0, tokens = 0;
+  for (int64_t begin = 0; begin < data.size(); begin += batch_size) {
+    std::vector<int64_t> idx;
+    for (int64_t i = begin; i < std::min(data.size(), begin + batch_size); ++i) idx.push_back(i);
+    auto batch = data.get(idx, 0).to(device);
+    auto logits = model.forward(batch.input);
+    const int64_t n = logits.size(1);
+    auto pred = logits.narrow(1, 0, n - 1).reshape({-1, logits.size(2)}).to(torch::kFloat);
+    auto target = batch.labels.narrow(1, 1, n - 1).reshape({-1});
+    auto scored = target.ne(-100);
+    const int64_t count = scored.sum().item<int64_t>();
+    if (count == 0) continue;
+    auto nll = torch::nn::functional::cross_entropy(
+        pred, target,
+        torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100).reduction(torch::kSum));
+    loss_sum += nll.item<double>();
+    correct += pred.argmax(-1).eq(target).logical_and(scored).sum().item<int64_t>();
+    tokens += count;
+  }
+  ATTND_CHECK_INPUT(tokens > 0, "the evaluation set has no scored token (every label is -100)");
+  const double loss = loss_sum / static_cast<double>(tokens);
+  return {{"loss", loss},
+          {"perplexity", std::exp(loss)},
+          {"accuracy", static_cast<double>(correct) / static_cast<double>(tokens)},
+          {"tokens", static_cast<double>(tokens)}};
+}
+
+Metrics evaluate_model(ModelImpl& model, const Dataset& data, int64_t batch_size,
+                       const torch::Device& device) {
+  if (model.model_type() == "gpt2") return evaluate_language_model(model, data, batch_size, device);
+  return evaluate_classifier(model, data, batch_size, device);
+}
+
+std::string selection_metric_for(const std::string& model_type) {
+  return model_type == "gpt2" ? "loss" : "accuracy";
+}
+
+bool selection_higher_is_better(const std::string& model_type) { return model_type != "gpt2"; }
+
 torch::Tensor predict_probabilities(ModelImpl& model, const Dataset& data, int64_t batch_size,
                                     const torch::Device& device) {
   torch::NoGradGuard no_grad;
@@ -101,7 +148,15 @@ StepLoss SupervisedTask::loss(const Batch& batch) {
 
 Metrics SupervisedTask::evaluate() {
   ATTND_CHECK(eval_data_ != nullptr, "no evaluation data was given");
-  return evaluate_classifier(*model_, *eval_data_, eval_batch_size_, device_);
+  return evaluate_model(*model_, *eval_data_, eval_batch_size_, device_);
+}
+
+std::string SupervisedTask::selection_metric() const {
+  return selection_metric_for(model_->model_type());
+}
+
+bool SupervisedTask::higher_is_better() const {
+  return selection_higher_is_better(model_->model_type());
 }
 
 }  // namespace attnd

@@ -95,9 +95,10 @@ std::string Trainer::save(int64_t step, NamedAdamW& optimizer, const TrainResult
     trainer_state["best_metrics"] = result.best_metrics;
   }
   const auto dir = (fs::path(options_.run_dir) / "checkpoints" / step_dir_name(step)).string();
+  auto json_files = options_.checkpoint_files;
+  json_files["trainer.json"] = trainer_state;
   save_checkpoint(dir, task_.checkpoint_config(), model->export_hf(model->state()),
-                  {{"optimizer.safetensors", optimizer.state()}},
-                  {{"trainer.json", trainer_state}});
+                  {{"optimizer.safetensors", optimizer.state()}}, json_files);
   prune_checkpoints();
   return dir;
 }
@@ -161,8 +162,10 @@ TrainResult Trainer::fit(const std::string& resume_from) {
       result.best_metrics = metrics;
       result.best_dir = (fs::path(options_.run_dir) / "best").string();
       nlohmann::json best_state = {{"step", step}, {"metrics", metrics}};
+      auto json_files = options_.checkpoint_files;
+      json_files["trainer.json"] = best_state;
       save_checkpoint(result.best_dir, task_.checkpoint_config(), model->export_hf(model->state()),
-                      {}, {{"trainer.json", best_state}});
+                      {}, json_files);
     }
     result.final_metrics = metrics;
     model->train();

@@ -80,6 +80,15 @@ std::vector<LayerFidelity> attention_fidelity(ModelImpl& teacher, ModelImpl& stu
 torch::Tensor rowwise_spearman(const torch::Tensor& x, const torch::Tensor& y,
                                const torch::Tensor& allowed = {});
 
+// The per-layer fidelity as a markdown table and as JSON (report.md, result.json, attnd eval).
+std::string fidelity_table(const std::vector<LayerFidelity>& fidelity);
+nlohmann::json fidelity_json(const std::vector<LayerFidelity>& fidelity);
+// How much of the original's task metric the converted model keeps: accuracy ratio for
+// classifiers, original / converted perplexity for language models (both 1 = fully recovered).
+double task_recovery(const Metrics& teacher, const Metrics& student);
+// "softmax original: ...; converted: ... (recovery ...%)".
+std::string describe_recovery(const Metrics& teacher, const Metrics& student);
+
 // recipe_schema(false) plus linearize.* (mixer, feature_map, stages, stage-1 steps and lr, ...).
 ConfigSchema linearize_schema();
 struct LinearizeResult {

@@ -9,6 +9,7 @@
 #include "attnd/core/config.h"
 #include "attnd/data/image_dataset.h"
 #include "attnd/data/subset.h"
+#include "attnd/methods/recipe_data.h"
 #include "attnd/train/trainer.h"
 
 namespace attnd {
@@ -29,7 +30,10 @@ ImageData load_image_data(const Config& config);
 
 // The model of a recipe: from run.init (a checkpoint) or built from [model] (HF config keys,
 // checked against the model type's known keys with a suggestion for typos). Seeded by run.seed.
-Model build_model(const Config& config);
+// With data: a text model without model.vocab_size takes the data's, and the model must fit the
+// data (check_model_fits_data).
+Model build_model(const Config& config, const RecipeData* data = nullptr);
+Model build_model(const Config& config, const RecipeData& data);
 
 // run.out, or runs/<run.name> when empty.
 std::string run_directory(const Config& config);
@@ -48,11 +52,11 @@ struct RecipeResult {
 // terms from a frozen teacher. Both write config.toml, metrics.jsonl, checkpoints/, best/ and
 // result.json in the run directory. resume: "" or a checkpoint/run directory.
 RecipeResult run_train_recipe(const Config& config, const std::string& resume = "");
-// The shared tail of the image recipes: writes config.toml, trains `task` on data.train, then
-// evaluates the best checkpoint (reloaded from disk) on data.test — with `test` if given, else as
-// a classifier — and writes result.json.
+// The shared tail of the recipes: writes config.toml, trains `task` on data.train (checkpoints
+// carry data.checkpoint_files()), then evaluates the best checkpoint (reloaded from disk) on
+// data.test — with `test` if given, else with evaluate_model — and writes result.json.
 using TestFn = std::function<Metrics(const Model& best, const RecipeResult& result)>;
-RecipeResult train_and_test(const Config& config, Task& task, const ImageData& data,
+RecipeResult train_and_test(const Config& config, Task& task, const RecipeData& data,
                             const std::string& resume, const TestFn& test = {});
 RecipeResult run_distill_recipe(const Config& config, const std::string& resume = "");
 

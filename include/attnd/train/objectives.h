@@ -24,6 +24,19 @@ torch::Tensor task_loss(const std::string& model_type, const torch::Tensor& logi
 // Accuracy and mean loss of a classifier over a whole dataset (eval mode, no grad, in order).
 Metrics evaluate_classifier(ModelImpl& model, const Dataset& data, int64_t batch_size,
                             const torch::Device& device);
+// A language model over a whole dataset (eval mode, no grad, in order): loss = mean next-token
+// cross-entropy over every scored token (labels != -100, shifted as in language_model_loss),
+// perplexity = exp(loss), accuracy = share of scored tokens whose argmax is right, tokens = count.
+Metrics evaluate_language_model(ModelImpl& model, const Dataset& data, int64_t batch_size,
+                                const torch::Device& device);
+// evaluate_language_model for gpt2, evaluate_classifier otherwise.
+Metrics evaluate_model(ModelImpl& model, const Dataset& data, int64_t batch_size,
+                       const torch::Device& device);
+// What picks the best checkpoint of a model type's supervised training: accuracy for
+// classifiers, loss (lower wins) for language models.
+std::string selection_metric_for(const std::string& model_type);
+bool selection_higher_is_better(const std::string& model_type);
+
 // Class probabilities [N, C] for a whole dataset (eval mode, no grad, in order): for ensembles.
 torch::Tensor predict_probabilities(ModelImpl& model, const Dataset& data, int64_t batch_size,
                                     const torch::Device& device);
@@ -40,6 +53,8 @@ class SupervisedTask : public Task {
   Model model() override { return model_; }
   StepLoss loss(const Batch& batch) override;
   Metrics evaluate() override;
+  std::string selection_metric() const override;
+  bool higher_is_better() const override;
 
  private:
   Model model_;

@@ -9,6 +9,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "attnd/data/batch.h"
@@ -36,6 +37,9 @@ struct TrainerOptions {
   Progress::Style progress = Progress::Style::kAuto;
   std::string label = "train";   // progress prefix
   int64_t stop_after = -1;       // stop early after this step, as if interrupted (tests, time boxes)
+  // JSON files written into every checkpoint besides the trainer's own (e.g. "tokenizer.json",
+  // so that a text model's checkpoint carries the vocabulary it was trained with).
+  std::map<std::string, nlohmann::json> checkpoint_files;
 };
 
 struct TrainResult {

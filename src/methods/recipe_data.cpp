@@ -1,0 +1,253 @@
+#include "attnd/methods/recipe_data.h"
+
+#include <torch/torch.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <numeric>
+#include <sstream>
+
+#include "attnd/core/error.h"
+#include "attnd/data/associative_recall.h"
+#include "attnd/data/data_dir.h"
+#include "attnd/data/english_corpus.h"
+#include "attnd/data/sampler.h"
+#include "attnd/data/spam_assassin.h"
+#include "attnd/data/subset.h"
+#include "attnd/data/text_batches.h"
+#include "attnd/data/text_dataset.h"
+#include "attnd/data/tokenizer_json.h"
+#include "attnd/io/json_file.h"
+#include "attnd/methods/recipe.h"
+
+namespace attnd {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string dataset_dir(const Config& c, const std::string& packaged_name) {
+  auto dir = c.get_string("data.dir");
+  if (dir.empty()) dir = data_path(packaged_name);
+  ATTND_CHECK_INPUT(fs::is_directory(dir), "data.dir = '", dir, "' does not exist (the ",
+                    c.get_string("data.dataset"), " corpus is fetched by scripts/fetch-data, "
+                    "which `make test` and `make demo` run; ATTND_DATA_DIR moves it)");
+  return dir;
+}
+
+// data.vocab (a vocab.txt, a tokenizer.json or a directory holding one), else run.init's
+// tokenizer, else a WordPiece vocab trained on `train_texts`.
+std::shared_ptr<const WordPieceTokenizer> resolve_tokenizer(
+    const Config& c, const std::vector<std::string>& train_texts) {
+  const auto given = c.get_string("data.vocab");
+  if (!given.empty()) {
+    ATTND_CHECK_INPUT(fs::exists(given), "data.vocab = '", given, "' does not exist");
+    if (fs::is_directory(given))
+      return std::make_shared<WordPieceTokenizer>(load_checkpoint_tokenizer(given));
+    if (fs::path(given).extension() == ".json")
+      return std::make_shared<WordPieceTokenizer>(load_tokenizer_json(given));
+    return std::make_shared<WordPieceTokenizer>(WordPieceTokenizer::from_file(given));
+  }
+  const auto init = c.get_string("run.init");
+  if (!init.empty() && fs::is_directory(init) && has_checkpoint_tokenizer(init))
+    return std::make_shared<WordPieceTokenizer>(load_checkpoint_tokenizer(init));
+  WordPieceTrainerOptions options;
+  options.vocab_size = c.get_int("data.vocab_size");
+  return std::make_shared<WordPieceTokenizer>(train_wordpiece(train_texts, options));
+}
+
+// At most n of `indices` (0: all), drawn with `seed`, kept in ascending order.
+std::vector<int64_t> take_random(std::vector<int64_t> indices, int64_t n, uint64_t seed) {
+  if (n <= 0 || n >= static_cast<int64_t>(indices.size())) return indices;
+  auto order = random_permutation(static_cast<int64_t>(indices.size()), seed);
+  std::vector<int64_t> kept;
+  for (int64_t i = 0; i < n; ++i) kept.push_back(indices[order[i]]);
+  std::sort(kept.begin(), kept.end());
+  return kept;
+}
+
+RecipeData image_data(const Config& c) {
+  auto images = load_image_data(c);
+  RecipeData d;
+  d.train = std::move(images.train);
+  d.val = std::move(images.val);
+  d.test = images.test;
+  d.test_images = images.test;
+  return d;
+}
+
+RecipeData spam_assassin_data(const Config& c) {
+  const auto examples = load_spam_assassin(dataset_dir(c, kSpamAssassinName));
+  const auto labels = labels_of(examples);
+  const auto seed = static_cast<uint64_t>(c.get_int("data.split_seed"));
+  auto split = stratified_split(labels, c.get_double("data.val_fraction"),
+                                c.get_double("data.test_fraction"), seed);
+  const int64_t n_train = c.get_int("data.train_examples");
+  ATTND_CHECK_INPUT(n_train <= static_cast<int64_t>(split.train.size()), "data.train_examples = ",
+                    n_train, " but the training split has ", split.train.size(), " e-mails");
+  if (n_train > 0) {
+    std::vector<int64_t> train_labels;
+    for (auto i : split.train) train_labels.push_back(labels[i]);
+    std::vector<int64_t> picked;
+    for (auto j : stratified_sample(torch::tensor(train_labels, torch::kLong), n_train, seed))
+      picked.push_back(split.train[j]);
+    split.train = std::move(picked);
+  }
+  auto pick = [&](const std::vector<int64_t>& idx) {
+    std::vector<TextExample> out;
+    for (auto i : idx) out.push_back(examples[i]);
+    return out;
+  };
+  const auto train = pick(split.train);
+  std::vector<std::string> texts;
+  for (const auto& e : train) texts.push_back(e.text);
+  RecipeData d;
+  d.task = DataTask::kTextClassification;
+  d.tokenizer = resolve_tokenizer(c, texts);
+  d.vocab_size = d.tokenizer->vocab_size();
+  const auto max_length = c.get_int("data.max_length");
+  const int64_t classes = static_cast<int64_t>(spam_assassin_label_names().size());
+  d.train = std::make_shared<TextClassificationDataset>(train, *d.tokenizer, max_length,
+                                                        TextPadding::kLongest, classes);
+  d.val = std::make_shared<TextClassificationDataset>(pick(split.val), *d.tokenizer, max_length,
+                                                      TextPadding::kLongest, classes);
+  d.test = std::make_shared<TextClassificationDataset>(pick(split.test), *d.tokenizer, max_length,
+                                                       TextPadding::kLongest, classes);
+  return d;
+}
+
+RecipeData english_corpus_data(const Config& c) {
+  const auto documents = load_english_corpus(dataset_dir(c, kEnglishCorpusName));
+  const auto split = split_corpus(documents, c.get_double("data.val_fraction"),
+                                  c.get_double("data.test_fraction"),
+                                  static_cast<uint64_t>(c.get_int("data.split_seed")));
+  RecipeData d;
+  d.task = DataTask::kLanguageModelling;
+  d.tokenizer = resolve_tokenizer(c, split.train);
+  d.vocab_size = d.tokenizer->vocab_size();
+  const auto block = c.get_int("data.block_size");
+  auto train = std::make_shared<LanguageModelDataset>(token_stream(split.train, *d.tokenizer), block);
+  const int64_t n_train = c.get_int("data.train_examples");
+  if (n_train > 0) {
+    std::vector<int64_t> all(static_cast<size_t>(train->size()));
+    std::iota(all.begin(), all.end(), int64_t{0});
+    d.train = std::make_shared<SubsetDataset>(
+        train, take_random(all, n_train, static_cast<uint64_t>(c.get_int("data.split_seed"))));
+  } else {
+    d.train = train;
+  }
+  d.val = std::make_shared<LanguageModelDataset>(token_stream(split.val, *d.tokenizer), block);
+  d.test = std::make_shared<LanguageModelDataset>(token_stream(split.test, *d.tokenizer), block);
+  return d;
+}
+
+RecipeData associative_recall_data(const Config& c) {
+  AssociativeRecallOptions o;
+  o.num_pairs = c.get_int("data.recall_pairs");
+  o.vocab_size = c.get_int("data.recall_vocab");
+  const auto seed = static_cast<uint64_t>(c.get_int("data.split_seed"));
+  RecipeData d;
+  d.task = DataTask::kLanguageModelling;
+  d.vocab_size = o.vocab_size;
+  // Three generator seeds, so that no split is a prefix of another.
+  o.num_examples = c.get_int("data.train_examples") > 0 ? c.get_int("data.train_examples") : 20000;
+  o.seed = mix_seed(seed, 1);
+  d.train = std::make_shared<AssociativeRecallDataset>(o);
+  o.num_examples = 500;
+  o.seed = mix_seed(seed, 2);
+  d.val = std::make_shared<AssociativeRecallDataset>(o);
+  o.num_examples = 2000;
+  o.seed = mix_seed(seed, 3);
+  d.test = std::make_shared<AssociativeRecallDataset>(o);
+  return d;
+}
+
+}  // namespace
+
+std::map<std::string, nlohmann::json> RecipeData::checkpoint_files() const {
+  if (!tokenizer) return {};
+  return {{kTokenizerFile, wordpiece_to_hf_json(*tokenizer)}};
+}
+
+RecipeData load_recipe_data(const Config& c) {
+  const auto name = c.get_string("data.dataset");
+  RecipeData d;
+  if (name == "fashion-mnist") d = image_data(c);
+  else if (name == "spam-assassin") d = spam_assassin_data(c);
+  else if (name == "sotu") d = english_corpus_data(c);
+  else if (name == "associative-recall") d = associative_recall_data(c);
+  else
+    throw_input_error("data.dataset = '", name,
+                      "' is not known (expected fashion-mnist, spam-assassin, sotu or "
+                      "associative-recall)");
+  d.name = name;
+  ATTND_CHECK_INPUT(d.train->size() > 0, "the training split of ", name, " is empty");
+  ATTND_CHECK_INPUT(d.val->size() > 0, "the validation split of ", name,
+                    " is empty (raise data.val_fraction or data.val_examples)");
+  ATTND_CHECK_INPUT(d.test->size() > 0, "the test split of ", name,
+                    " is empty (raise data.test_fraction)");
+  return d;
+}
+
+std::string model_types_for(DataTask task) {
+  switch (task) {
+    case DataTask::kImageClassification: return "vit or vit_mae";
+    case DataTask::kTextClassification: return "bert";
+    case DataTask::kLanguageModelling: return "gpt2";
+  }
+  return "";
+}
+
+void check_model_fits_data(ModelImpl& model, const RecipeData& data) {
+  const auto type = model.model_type();
+  const bool fits = data.task == DataTask::kImageClassification
+                        ? (type == "vit" || type == "vit_mae")
+                        : type == model_types_for(data.task);
+  ATTND_CHECK_INPUT(fits, "data.dataset = ", data.name, " needs a ", model_types_for(data.task),
+                    " model, but the model is ", type);
+  if (data.vocab_size > 0) {
+    auto config = model.config_json();
+    const auto vocab = config.value("vocab_size", int64_t{0});
+    ATTND_CHECK_INPUT(vocab >= data.vocab_size, "the model's vocab_size is ", vocab, " but ",
+                      data.name, "'s tokens need ", data.vocab_size,
+                      " (set model.vocab_size, or leave it out to take the data's)");
+  }
+}
+
+}  // namespace attnd
+
+// ---- a run's data settings ------------------------------------------------------------------------
+
+namespace attnd {
+
+std::string find_run_config(const std::string& checkpoint_dir) {
+  auto dir = fs::absolute(checkpoint_dir).lexically_normal();
+  if (!fs::is_directory(dir)) dir = dir.parent_path();
+  for (int up = 0; up <= 3 && !dir.empty(); ++up, dir = dir.parent_path()) {
+    if (fs::is_regular_file(dir / "config.toml")) return (dir / "config.toml").string();
+    if (dir == dir.root_path()) break;
+  }
+  return "";
+}
+
+std::vector<std::string> data_overrides_from_run_config(const std::string& toml_path) {
+  toml::table root;
+  try {
+    root = toml::parse_file(toml_path);
+  } catch (const toml::parse_error& e) {
+    throw_input_error(toml_path, ": not a readable recipe: ", e.description());
+  }
+  std::vector<std::string> out;
+  const auto* data = root["data"].as_table();
+  if (!data) return out;
+  for (const auto& [key, value] : *data) {
+    std::ostringstream text;
+    if (const auto* s = value.as_string()) text << s->get();  // string keys take the bare value
+    else value.visit([&](const auto& v) { text << v; });
+    out.push_back("data." + std::string(key.str()) + "=" + text.str());
+  }
+  return out;
+}
+
+}  // namespace attnd
