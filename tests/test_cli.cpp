@@ -255,6 +255,12 @@ TEST(Cli, AssociativeRecallFromScratchWithLinearAttention) {
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("associative-recall/test"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("| 1 |"), std::string::npos) << r.output;
+  // Recurrent decoding of the linear model; no tokenizer, so ids in and out.
+  r = run("generate " + (tmp / "recall/best") + " --ids \"3 12 4\" --max-new-tokens 5 --greedy");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("tokens/s"), std::string::npos) << r.output;
+  r = run("generate " + (tmp / "recall/best") + " --prompt \"hello\"");
+  EXPECT_EQ(r.code, 2) << r.output;
   r = run("train " + std::string(ATTND_SOURCE_DIR) + "/recipes/hedgehog/recall.toml" + small +
           " --set attention.mixer=cubic --out " + (tmp / "bad"));
   EXPECT_EQ(r.code, 2) << r.output;
@@ -283,6 +289,9 @@ TEST(Cli, SpamBertLinearizedWithItsTokenizer) {
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("\"dataset\": \"spam-assassin\""), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("\"spearman\""), std::string::npos) << r.output;
+  r = run("generate " + (tmp / "lin/model") + " --prompt \"free money\"");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("gpt2"), std::string::npos) << r.output;
 }
 
 }  // namespace
