@@ -77,7 +77,7 @@ void run_steps(benchmark::State& state, const nlohmann::json& config,
                                 torch::optim::AdamWOptions(kLr).weight_decay(kWeightDecay));
   auto step = [&] {
     optimizer.zero_grad();
-    auto logits = model->forward(input);
+    auto logits = model->forward(input).logits;
     auto loss = torch::nn::functional::cross_entropy(logits, labels);
     loss.backward();
     optimizer.step();

@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "attnd/core/error.h"
-#include "attnd/io/checkpoint.h"
+#include "attnd/models/model_io.h"
 #include "attnd/io/json_file.h"
 #include "attnd/io/safetensors.h"
 #include "attnd/models/model.h"
@@ -269,7 +269,7 @@ TEST(LoadModel, SaveModelLoadModelRoundTrip) {
   model->eval();
   ModelInput input;
   input.pixel_values = torch::randn({2, 1, 8, 8});
-  torch::Tensor expected = model->forward(input);
+  torch::Tensor expected = model->forward(input).logits;
 
   save_model(root / "ckpt", *model, {}, {{"trainer", json{{"step", 3}}}});
   EXPECT_TRUE(is_checkpoint_dir(root / "ckpt"));
@@ -277,13 +277,13 @@ TEST(LoadModel, SaveModelLoadModelRoundTrip) {
   torch::manual_seed(0);
   Model fresh = create_model(kTinyVit);
   fresh->eval();
-  ASSERT_FALSE(torch::allclose(fresh->forward(input), expected));
+  ASSERT_FALSE(torch::allclose(fresh->forward(input).logits, expected));
 
   for (const std::string& path : {root / "ckpt", root / "ckpt/model.safetensors"}) {
     Model loaded = load_model(path);
     loaded->eval();
     EXPECT_EQ(loaded->model_type(), "vit");
-    EXPECT_TRUE(torch::equal(loaded->forward(input), expected)) << path;
+    EXPECT_TRUE(torch::equal(loaded->forward(input).logits, expected)) << path;
   }
 
   // Sharded: split model.safetensors into two shards plus an index.
@@ -303,7 +303,7 @@ TEST(LoadModel, SaveModelLoadModelRoundTrip) {
   write_json_file(root / "sharded/model.safetensors.index.json", json{{"weight_map", weight_map}});
   Model sharded = load_model(root / "sharded");
   sharded->eval();
-  EXPECT_TRUE(torch::equal(sharded->forward(input), expected));
+  EXPECT_TRUE(torch::equal(sharded->forward(input).logits, expected));
 
   // A file that lacks a parameter is refused, naming the file.
   all.erase(all.begin());

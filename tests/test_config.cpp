@@ -8,6 +8,7 @@
 #include "attnd/core/config.h"
 #include "attnd/core/error.h"
 #include "attnd/core/suggest.h"
+#include "attnd/io/atomic_file.h"
 #include "test_utils.h"
 
 namespace attnd {
@@ -250,7 +251,7 @@ kind = "mse"
   c.set("train.steps", int64_t{13});  // a resolved value filled in by code
   c.set("train.lr", 1.0 / 3.0);        // needs all 17 digits to round trip
   const std::string text = c.to_toml();
-  c.save(dir / "saved.toml");
+  write_file_atomic(dir / "saved.toml", c.to_toml());
   const Config back = Config::load(make_schema(), dir / "saved.toml");
   EXPECT_TRUE(back == c) << text;
   EXPECT_EQ(back.to_json(), c.to_json()) << text;

@@ -125,7 +125,7 @@ TEST_F(DistillTaskTest, TotalIsTaskPlusWeightedAttentionTerms) {
   s.record(kRecordLogits);
   torch::NoGradGuard guard;
   teacher->forward(batch.input, &t);
-  auto logits = student->forward(batch.input, &s);
+  auto logits = student->forward(batch.input, &s).logits;
   auto ce = torch::nn::functional::cross_entropy(logits, batch.labels).item<double>();
   double expected = 0.5 * ce;
   for (int64_t l = 0; l < 2; ++l)

@@ -81,7 +81,7 @@ torch::Tensor full_logits(const Model& m, const torch::Tensor& ids) {
   torch::NoGradGuard no_grad;
   ModelInput in;
   in.input_ids = ids;
-  return m->forward(in);
+  return m->forward(in).logits;
 }
 
 // Steps through ids [B, N] one token at a time; every step's logits against forward's.

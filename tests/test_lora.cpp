@@ -6,10 +6,10 @@
 
 #include <set>
 
-#include "attnd/io/checkpoint.h"
+#include "attnd/models/model_io.h"
 #include "attnd/methods/linearize.h"
 #include "attnd/models/registry.h"
-#include "attnd/nn/lora.h"
+#include "attnd/models/lora_model.h"
 #include "test_utils.h"
 
 namespace {
@@ -76,7 +76,7 @@ TEST(Lora, FreshAdaptersLeaveTheModelUnchanged) {
   for (const auto& type : kTypes) {
     auto model = make(type);
     auto in = input_for(type);
-    auto before = model->forward(in);
+    auto before = model->forward(in).logits;
     LoraOptions o;
     o.targets = {"q", "k", "v", "o"};
     o.rank = 4;
@@ -84,7 +84,7 @@ TEST(Lora, FreshAdaptersLeaveTheModelUnchanged) {
     // 2 layers × 4 targets × (A [4, 16] + B [16, 4]).
     EXPECT_EQ(added, 2 * 4 * (4 * 16 + 16 * 4)) << type;
     EXPECT_TRUE(has_lora(*model));
-    expect_tensors_equal(model->forward(in), before, type);
+    expect_tensors_equal(model->forward(in).logits, before, type);
     // Base names unchanged, adapters under "<attention>.lora.<target>.{A,B}".
     auto base_names = names_of(*make(type));
     auto names = names_of(*model);
@@ -183,7 +183,7 @@ TEST(Lora, MergeKeepsOutputsAndRestoresThePlainModel) {
     randomize_adapters(*model);
     auto in = input_for(type);
     torch::NoGradGuard no_grad;
-    auto adapted = model->forward(in);
+    auto adapted = model->forward(in).logits;
     ASSERT_TRUE(model->config_json()["attnd"].contains("lora"));
     // The expected merged query weights, by hand: layer 0 gets W + s·B A (s = 16 / 8), layer 1
     // keeps W. For GPT-2 the query weight is the first 16 rows of c_attn.
@@ -196,10 +196,10 @@ TEST(Lora, MergeKeepsOutputsAndRestoresThePlainModel) {
     auto expected_q0 = query_weight(0) + 2.0 * torch::matmul(p0["lora.q.B"], p0["lora.q.A"]);
     auto expected_q1 = query_weight(1);
     auto base = make(type);
-    EXPECT_GT((adapted - base->forward(in)).abs().max().item<double>(), 1e-3) << type;
+    EXPECT_GT((adapted - base->forward(in).logits).abs().max().item<double>(), 1e-3) << type;
     merge_lora(*model);
     EXPECT_FALSE(has_lora(*model));
-    expect_close(model->forward(in), adapted, 1e-5, type);
+    expect_close(model->forward(in).logits, adapted, 1e-5, type);
     EXPECT_EQ(names_of(*model), base_names) << type;
     EXPECT_FALSE(model->config_json()["attnd"].contains("lora")) << type;
     expect_close(query_weight(0), expected_q0, 1e-6, type + " merged q, layer 0");
@@ -235,7 +235,7 @@ TEST(Lora, CheckpointRoundTripKeepsTheAdapters) {
     EXPECT_EQ(lora_options(*loaded).rank, 2);
     auto in = input_for(type);
     torch::NoGradGuard no_grad;
-    expect_tensors_equal(loaded->forward(in), model->forward(in), type);
+    expect_tensors_equal(loaded->forward(in).logits, model->forward(in).logits, type);
     EXPECT_EQ(loaded->config_json(), model->config_json()) << type;
   }
 }
@@ -262,12 +262,13 @@ TEST(Lora, FreezeTrainsOnlyAdaptersAndOptionallyMixers) {
     ASSERT_GT(mixer_elements, 0);
     EXPECT_EQ(trainable, expected);
     model->train();
-    model->forward(input_for("vit")).pow(2).sum().backward();
+    model->forward(input_for("vit")).logits.pow(2).sum().backward();
     for (auto& p : model->named_parameters()) {
       const bool keep = is_lora(p.key()) || (also_mixers && is_mixer(p.key()));
       EXPECT_EQ(p.value().grad().defined(), keep) << p.key();
-      if (keep && is_lora(p.key()))
+      if (keep && is_lora(p.key())) {
         EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0) << p.key();
+      }
     }
   }
 }

@@ -208,11 +208,11 @@ TEST(ModelNames, SecondLayerIsNumberedAndAttentionIsReachable) {
 TEST(Models, OutputShapes) {
   torch::manual_seed(0);
   auto vit = create_model(tiny_vit());
-  EXPECT_EQ(vit->forward(vit_input(2)).sizes(), (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(vit->forward(vit_input(2)).logits.sizes(), (std::vector<int64_t>{2, 3}));
   auto bert = create_model(tiny_bert());
-  EXPECT_EQ(bert->forward(token_input(3, 7, 50)).sizes(), (std::vector<int64_t>{3, 4}));
+  EXPECT_EQ(bert->forward(token_input(3, 7, 50)).logits.sizes(), (std::vector<int64_t>{3, 4}));
   auto gpt2 = create_model(tiny_gpt2());
-  EXPECT_EQ(gpt2->forward(token_input(2, 6, 40)).sizes(), (std::vector<int64_t>{2, 6, 40}));
+  EXPECT_EQ(gpt2->forward(token_input(2, 6, 40)).logits.sizes(), (std::vector<int64_t>{2, 6, 40}));
   // Hidden states of every block.
   Taps taps;
   taps.record(kRecordHidden);
@@ -234,7 +234,7 @@ TEST(Models, ConfigJsonRoundTripGivesAnIdenticalModel) {
     b->eval();
     torch::manual_seed(2);
     ModelInput in = a->model_type() == "vit" ? vit_input(2) : token_input(2, 5, 40);
-    EXPECT_TRUE(torch::equal(a->forward(in), b->forward(in))) << a->model_type();
+    EXPECT_TRUE(torch::equal(a->forward(in).logits, b->forward(in).logits)) << a->model_type();
   }
 }
 
@@ -300,20 +300,20 @@ TEST(Models, InjectingRecordedProbsAtEveryLayerReproducesLogits) {
     if (m->model_type() == "bert") in.attention_mask = torch::tensor({1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}).view({2, 6});
     Taps rec;
     rec.record(kRecordProbs | kRecordLogits);
-    auto logits = m->forward(in, &rec);
+    auto logits = m->forward(in, &rec).logits;
     ASSERT_EQ(static_cast<int64_t>(rec.captures().size()), m->num_layers());
 
     Taps inject;
     for (int64_t l = 0; l < m->num_layers(); ++l) inject.inject_probs(l, rec.at(l).probs);
-    EXPECT_TRUE(torch::equal(m->forward(in, &inject), logits)) << m->model_type();
+    EXPECT_TRUE(torch::equal(m->forward(in, &inject).logits, logits)) << m->model_type();
     Taps inject_logits;
     for (int64_t l = 0; l < m->num_layers(); ++l) inject_logits.inject_logits(l, rec.at(l).logits);
-    EXPECT_TRUE(torch::equal(m->forward(in, &inject_logits), logits)) << m->model_type();
+    EXPECT_TRUE(torch::equal(m->forward(in, &inject_logits).logits, logits)) << m->model_type();
 
     // Another layer's attention at layer 1 changes the result: the injection is really used.
     Taps swapped;
     swapped.inject_probs(1, rec.at(0).probs);
-    EXPECT_FALSE(torch::allclose(m->forward(in, &swapped), logits)) << m->model_type();
+    EXPECT_FALSE(torch::allclose(m->forward(in, &swapped).logits, logits)) << m->model_type();
   }
 }
 
@@ -328,16 +328,16 @@ TEST(Bert, PaddingEqualsTheUnpaddedSequence) {
   padded.input_ids = torch::tensor({5, 9, 3, 17, 0, 0, 8, 2, 2, 30, 11, 4}, torch::kLong).view({2, 6});
   padded.attention_mask = torch::tensor({1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1}, torch::kLong).view({2, 6});
   padded.token_type_ids = torch::tensor({0, 0, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1}, torch::kLong).view({2, 6});
-  auto logits = m->forward(padded);
+  auto logits = m->forward(padded).logits;
 
   ModelInput alone;
   alone.input_ids = padded.input_ids[0].narrow(0, 0, 4).unsqueeze(0);
   alone.token_type_ids = padded.token_type_ids[0].narrow(0, 0, 4).unsqueeze(0);
-  expect_close(logits[0], m->forward(alone)[0], 1e-5, "padded row");
+  expect_close(logits[0], m->forward(alone).logits[0], 1e-5, "padded row");
   ModelInput second;
   second.input_ids = padded.input_ids[1].unsqueeze(0);
   second.token_type_ids = padded.token_type_ids[1].unsqueeze(0);
-  expect_close(logits[1], m->forward(second)[0], 1e-5, "unpadded row");
+  expect_close(logits[1], m->forward(second).logits[0], 1e-5, "unpadded row");
   // The real tokens' hidden states too.
   auto bert = std::dynamic_pointer_cast<BertModelImpl>(m);
   ASSERT_TRUE(bert);
@@ -347,20 +347,20 @@ TEST(Bert, PaddingEqualsTheUnpaddedSequence) {
   ModelInput unmasked = padded;
   unmasked.attention_mask = torch::Tensor();
   EXPECT_GT((bert->encode(unmasked)[0] - hidden[0]).narrow(0, 0, 4).abs().max().item<double>(), 1e-2);
-  EXPECT_GT((m->forward(unmasked)[0] - logits[0]).abs().max().item<double>(), 1e-4);
+  EXPECT_GT((m->forward(unmasked).logits[0] - logits[0]).abs().max().item<double>(), 1e-4);
 }
 
 TEST(Bert, RejectsBadInputs) {
   auto m = create_model(tiny_bert());
   ModelInput in = token_input(1, 13, 50);  // > max_position_embeddings = 12
-  EXPECT_THROW(m->forward(in), InputError);
+  EXPECT_THROW(m->forward(in).logits, InputError);
   in = token_input(1, 5, 50);
   in.input_ids[0][2] = 50;
   EXPECT_NE(input_error_of([&] { m->forward(in); }).find("input_ids"), std::string::npos);
   in = token_input(1, 5, 50);
   in.attention_mask = torch::ones({1, 4}, torch::kLong);
-  EXPECT_THROW(m->forward(in), InputError);
-  EXPECT_THROW(m->forward(vit_input(1)), InputError);  // no input_ids
+  EXPECT_THROW(m->forward(in).logits, InputError);
+  EXPECT_THROW(m->forward(vit_input(1)).logits, InputError);  // no input_ids
 }
 
 TEST(Bert, WordEmbeddingPaddingRowStartsAtZero) {
@@ -381,13 +381,13 @@ TEST(Gpt2, CausalFutureTokensDoNotChangeEarlierLogits) {
   ModelInput b = a;
   b.input_ids = a.input_ids.clone();
   b.input_ids[0][5] = (a.input_ids[0][5].item<int64_t>() + 1) % 40;
-  auto la = m->forward(a), lb = m->forward(b);
+  auto la = m->forward(a).logits, lb = m->forward(b).logits;
   expect_close(la.narrow(1, 0, 5), lb.narrow(1, 0, 5), 1e-6, "prefix");
   EXPECT_GT((la.narrow(1, 5, 2) - lb.narrow(1, 5, 2)).abs().max().item<double>(), 1e-4);
   // Running on the prefix alone gives the same logits.
   ModelInput prefix;
   prefix.input_ids = a.input_ids.narrow(1, 0, 5);
-  expect_close(m->forward(prefix), la.narrow(1, 0, 5), 1e-5, "prefix alone");
+  expect_close(m->forward(prefix).logits, la.narrow(1, 0, 5), 1e-5, "prefix alone");
 }
 
 TEST(Gpt2, PaddingMaskHidesPaddedKeys) {
@@ -413,7 +413,7 @@ TEST(Gpt2, LmHeadIsTiedToWte) {
   ModelInput in = token_input(2, 4, 40);
   Taps taps;
   taps.record(kRecordHidden, {1});
-  auto logits = m->forward(in, &taps);
+  auto logits = m->forward(in, &taps).logits;
   auto h = taps.at(1).hidden.to(torch::kDouble);  // last block's output [2, 4, 16]
   auto s = m->state();
   auto g = s.at("transformer.ln_f.weight").to(torch::kDouble);
@@ -431,7 +431,7 @@ TEST(Gpt2, LmHeadIsTiedToWte) {
     torch::NoGradGuard no_grad;
     m->state().at("transformer.wte.weight")[3].mul_(2.0);
   }
-  EXPECT_FALSE(torch::allclose(m->forward(in).select(2, 3), logits.select(2, 3)));
+  EXPECT_FALSE(torch::allclose(m->forward(in).logits.select(2, 3), logits.select(2, 3)));
 }
 
 TEST(Gpt2, InitScalesResidualProjections) {
@@ -493,7 +493,7 @@ TEST(HfFiles, Gpt2HubFileImports) {
   fresh->eval();
   fresh->load_state(imported, "gpt2 hub file");
   ModelInput in = token_input(1, 5, 40);
-  EXPECT_TRUE(torch::equal(fresh->forward(in), m->forward(in)));
+  EXPECT_TRUE(torch::equal(fresh->forward(in).logits, m->forward(in).logits));
 
   // An untied head cannot be represented.
   file["lm_head.weight"] = file["lm_head.weight"] + 1.0;
@@ -614,7 +614,7 @@ TEST(Vit, PoolingClsAndMeanByHand) {
     auto in = vit_input(2);
     Taps taps;
     taps.record(kRecordHidden, {1});
-    auto logits = m->forward(in, &taps);
+    auto logits = m->forward(in, &taps).logits;
     auto h = taps.at(1).hidden;  // [2, 5, 16], pre-layernorm
     auto pooled = std::string(pooling) == "cls" ? h.select(1, 0) : h.narrow(1, 1, 4).mean(1);
     auto ln = torch::layer_norm(pooled, {16}, m->vit->layernorm->weight, m->vit->layernorm->bias, 1e-12);
@@ -658,7 +658,7 @@ TEST(Vit, TinyModelTrains) {
   double first = 0, last = 0;
   for (int step = 0; step < 30; ++step) {
     opt.zero_grad();
-    auto loss = torch::nn::functional::cross_entropy(m->forward(in), labels);
+    auto loss = torch::nn::functional::cross_entropy(m->forward(in).logits, labels);
     loss.backward();
     opt.step();
     if (step == 0) first = loss.item<double>();

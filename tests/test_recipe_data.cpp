@@ -89,14 +89,14 @@ TEST(LanguageModelEvaluation, MatchesAPerTokenLoopOverScoredPositions) {
   o.vocab_size = 30;
   o.num_examples = 7;
   AssociativeRecallDataset data(o);
-  auto metrics = evaluate_language_model(*model, data, 3, torch::kCPU);
+  auto metrics = evaluate_model(*model, data, 3, torch::kCPU);  // a gpt2: the LM metrics
   // Oracle: one example at a time, one scored position at a time.
   torch::NoGradGuard no_grad;
   double nll = 0;
   int64_t tokens = 0, correct = 0;
   for (int64_t e = 0; e < 7; ++e) {
     auto batch = data.get({e}, 0);
-    auto logits = model->forward(batch.input)[0];
+    auto logits = model->forward(batch.input).logits[0];
     for (int64_t t = 1; t < 16; ++t) {
       const auto label = batch.labels[0][t].item<int64_t>();
       if (label == -100) continue;
@@ -110,9 +110,9 @@ TEST(LanguageModelEvaluation, MatchesAPerTokenLoopOverScoredPositions) {
   EXPECT_NEAR(metrics["loss"], nll / tokens, 1e-5);
   EXPECT_NEAR(metrics["perplexity"], std::exp(nll / tokens), 1e-3);
   EXPECT_NEAR(metrics["accuracy"], static_cast<double>(correct) / tokens, 1e-12);
-  EXPECT_EQ(selection_metric_for("gpt2"), "loss");
-  EXPECT_FALSE(selection_higher_is_better("gpt2"));
-  EXPECT_EQ(selection_metric_for("bert"), "accuracy");
+  EXPECT_EQ(selection_metric_for(model->task_kind()), "loss");
+  EXPECT_FALSE(selection_higher_is_better(model->task_kind()));
+  EXPECT_EQ(selection_metric_for(model_traits("bert").task), "accuracy");
 }
 
 // ---- tokenizer.json --------------------------------------------------------------------------------

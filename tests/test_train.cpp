@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "attnd/core/error.h"
-#include "attnd/io/checkpoint.h"
+#include "attnd/models/model_io.h"
 #include "attnd/train/metrics_log.h"
 #include "attnd/train/objectives.h"
 #include "attnd/train/optimizer.h"

@@ -8,7 +8,7 @@
 
 #include "attnd/distill/distiller.h"
 #include "attnd/distill/losses.h"
-#include "attnd/io/checkpoint.h"
+#include "attnd/models/model_io.h"
 #include "attnd/methods/mae.h"
 #include "attnd/methods/transfer.h"
 #include "attnd/models/attention_copy.h"
@@ -250,7 +250,7 @@ struct CopyFixture {
     auto p = copy->state().at(name);
     auto saved = p.clone();
     p.add_(torch::randn_like(p));
-    auto out = copy->forward(input);
+    auto out = copy->forward(input).logits;
     p.copy_(saved);
     return out;
   }
@@ -263,7 +263,7 @@ std::string proj(int64_t layer, const std::string& which) {
 TEST(AttentionCopy, CopiedLayersIgnoreTheStudentsQueriesAndKeys) {
   CopyFixture f("copy", {0, 1});
   auto input = images(2);
-  auto base = f.copy->forward(input);
+  auto base = f.copy->forward(input).logits;
   expect_close(f.output_after_perturbing(proj(0, "query"), input), base, 0.0);
   expect_close(f.output_after_perturbing(proj(1, "key"), input), base, 0.0);
   // The last layer computes its own attention; values are the student's everywhere.
@@ -277,26 +277,26 @@ TEST(AttentionCopy, CopiedLayersIgnoreTheStudentsQueriesAndKeys) {
   Taps s;
   s.inject_logits(0, t.at(0).logits).inject_logits(1, t.at(1).logits);
   f.student->eval();
-  expect_close(f.student->forward(input, &s), base, 1e-6);
+  expect_close(f.student->forward(input, &s).logits, base, 1e-6);
 }
 
 TEST(AttentionCopy, ModesCopyQCopyKCopyVUseTheTeachersProjection) {
   auto input = images(2);
   {
     CopyFixture f("copy_q", {0});
-    auto base = f.copy->forward(input);
+    auto base = f.copy->forward(input).logits;
     expect_close(f.output_after_perturbing(proj(0, "query"), input), base, 0.0);
     EXPECT_GT((f.output_after_perturbing(proj(0, "key"), input) - base).abs().max().item<float>(), 1e-6);
   }
   {
     CopyFixture f("copy_k", {0});
-    auto base = f.copy->forward(input);
+    auto base = f.copy->forward(input).logits;
     expect_close(f.output_after_perturbing(proj(0, "key"), input), base, 0.0);
     EXPECT_GT((f.output_after_perturbing(proj(0, "query"), input) - base).abs().max().item<float>(), 1e-6);
   }
   {
     CopyFixture f("copy_v", {0});
-    auto base = f.copy->forward(input);
+    auto base = f.copy->forward(input).logits;
     expect_close(f.output_after_perturbing(proj(0, "value"), input), base, 0.0);
     EXPECT_GT((f.output_after_perturbing(proj(0, "query"), input) - base).abs().max().item<float>(), 1e-6);
   }
@@ -305,17 +305,17 @@ TEST(AttentionCopy, ModesCopyQCopyKCopyVUseTheTeachersProjection) {
 TEST(AttentionCopy, HeadSubsetCopiesOnlyThoseHeads) {
   CopyFixture f("copy", {0}, {0});
   auto input = images(2);
-  auto base = f.copy->forward(input);
+  auto base = f.copy->forward(input).logits;
   // Head 0's query rows are columns 0..7 of the query weight's output; head 1's are 8..15.
   torch::NoGradGuard no_grad;
   auto w = f.copy->state().at(proj(0, "query"));
   auto saved = w.clone();
   // (random, not constant: the LayerNormed input sums to zero, so a constant shift changes nothing)
   w.narrow(0, 0, 8).add_(torch::randn({8, 16}));
-  expect_close(f.copy->forward(input), base, 0.0);
+  expect_close(f.copy->forward(input).logits, base, 0.0);
   w.copy_(saved);
   w.narrow(0, 8, 8).add_(torch::randn({8, 16}));
-  EXPECT_GT((f.copy->forward(input) - base).abs().max().item<float>(), 1e-6);
+  EXPECT_GT((f.copy->forward(input).logits - base).abs().max().item<float>(), 1e-6);
   w.copy_(saved);
 }
 
@@ -327,7 +327,7 @@ TEST(AttentionCopy, ParametersAreTheStudentsAndTheCheckpointBringsTheTeacher) {
   for (const auto& kv : student_names) EXPECT_TRUE(names.count(kv.first)) << kv.first;
   // Training reaches the student, never the teacher.
   f.copy->train();
-  auto loss = f.copy->forward(images(2)).sum();
+  auto loss = f.copy->forward(images(2)).logits.sum();
   loss.backward();
   for (const auto& p : f.copy->teacher()->parameters()) EXPECT_FALSE(p.grad().defined());
   EXPECT_TRUE(names.at(proj(0, "value")).grad().defined());
@@ -341,7 +341,7 @@ TEST(AttentionCopy, ParametersAreTheStudentsAndTheCheckpointBringsTheTeacher) {
   loaded->eval();
   f.copy->eval();
   auto input = images(3);
-  expect_close(loaded->forward(input), f.copy->forward(input), 1e-6);
+  expect_close(loaded->forward(input).logits, f.copy->forward(input).logits, 1e-6);
 
   std::filesystem::remove_all(f.tmp / "teacher");
   auto message = error_of([&] { load_model(f.tmp / "student"); });

@@ -2,9 +2,9 @@
 #include <iostream>
 
 #include "attnd/core/error.h"
-#include "attnd/data/image_dataset.h"
-#include "attnd/io/checkpoint.h"
+#include "attnd/models/model_io.h"
 #include "attnd/methods/recipe.h"
+#include "attnd/methods/recipe_data.h"
 #include "attnd/viz/heatmap.h"
 #include "commands.h"
 
@@ -20,7 +20,8 @@ std::map<int64_t, torch::Tensor> attention_of(ModelImpl& model, const ModelInput
   model.forward(input, &taps);
   std::map<int64_t, torch::Tensor> maps;
   for (const auto& [layer, capture] : taps.captures())
-    if (capture.probs.defined()) maps[layer] = capture.probs[0].cpu();
+    if (layer.stack == Stack::kEncoder && capture.probs.defined())
+      maps[layer.index] = capture.probs[0].cpu();
   return maps;
 }
 
@@ -43,31 +44,34 @@ ModelInput text_input(const std::string& ids) {
 }  // namespace
 
 std::vector<std::string> write_heatmaps(const AttnOptions& options) {
-  const AttnOptions* o = &options;
-    auto device = parse_device(o->device);
-    auto model = load_model(o->checkpoint, device);
-    Model teacher = o->teacher.empty() ? nullptr : load_model(o->teacher, device);
-    ModelInput input;
-    torch::Tensor image;
-    int grid_h = 0, grid_w = 0;
-    if (model->model_type() == "vit") {
-      auto test = load_fashion_mnist(o->data_dir, false);
-      ATTND_CHECK_INPUT(o->index >= 0 && o->index < test.size(), "--index ", o->index,
-                        " is outside the test split (0..", test.size() - 1, ")");
-      input = test.get({o->index}, 0).input;
-      image = test.image(o->index);
-      auto config = model->config_json();
-      grid_h = grid_w = config["image_size"].get<int>() / config["patch_size"].get<int>();
-    } else {
-      ATTND_CHECK_INPUT(!o->input_ids.empty(), model->model_type(),
-                        " models need --input-ids (comma-separated token ids)");
-      input = text_input(o->input_ids);
-    }
-    input = input.to(device);
-    std::map<std::string, std::map<int64_t, torch::Tensor>> maps;
-    if (teacher) maps["teacher"] = attention_of(*teacher, input);
-    maps[teacher ? "student" : "model"] = attention_of(*model, input);
-    return write_attention_report(o->out, maps, image, grid_h, grid_w);
+  const auto* o = &options;
+  auto device = parse_device(o->device);
+  auto model = load_model(o->checkpoint, device);
+  Model teacher = o->teacher.empty() ? nullptr : load_model(o->teacher, device);
+  ModelInput input;
+  torch::Tensor image;
+  PatchGrid grid;
+  if (model->modality() == Modality::kText && !o->input_ids.empty()) {
+    input = text_input(o->input_ids);
+  } else {
+    // One test example of the data the checkpoint's run trained with (--data-dir overrides
+    // its folder), so the picture shows what the model was made for.
+    std::vector<std::string> overrides;
+    if (!o->data_dir.empty()) overrides.push_back("data.dir=" + o->data_dir);
+    auto data = load_recipe_data(checkpoint_data_config(o->checkpoint, overrides));
+    check_model_fits_data(*model, data);
+    ATTND_CHECK_INPUT(o->index >= 0 && o->index < data.test->size(), "--index ", o->index,
+                      " is outside the test split (0..", data.test->size() - 1, ")");
+    input = data.test->get({o->index}, 0).input;
+    if (data.test_images) image = data.test_images->image(o->index);
+    grid = model->patch_grid();
+  }
+  input = input.to(device);
+  std::map<std::string, std::map<int64_t, torch::Tensor>> maps;
+  if (teacher) maps["teacher"] = attention_of(*teacher, input);
+  maps[teacher ? "student" : "model"] = attention_of(*model, input);
+  return write_attention_report(o->out, maps, image, static_cast<int>(grid.rows),
+                                static_cast<int>(grid.cols));
 }
 
 void add_attn_command(CLI::App& app) {
@@ -78,9 +82,13 @@ void add_attn_command(CLI::App& app) {
   cmd->add_option("checkpoint", o->checkpoint, "model (student) checkpoint directory")->required();
   cmd->add_option("--teacher", o->teacher, "teacher checkpoint to show side by side");
   cmd->add_option("--out", o->out, "output directory")->capture_default_str();
-  cmd->add_option("--index", o->index, "test image index (image models)")->capture_default_str();
-  cmd->add_option("--data-dir", o->data_dir, "Fashion-MNIST directory")->capture_default_str();
-  cmd->add_option("--input-ids", o->input_ids, "comma-separated token ids (text models)");
+  cmd->add_option("--index", o->index,
+                  "test example shown, from the data the checkpoint's run trained with")
+      ->capture_default_str();
+  cmd->add_option("--data-dir", o->data_dir,
+                  "that data set's folder, if it moved (default: the run's data.dir)");
+  cmd->add_option("--input-ids", o->input_ids,
+                  "text models: comma-separated token ids to show instead of a test example");
   cmd->add_option("--device", o->device, "cpu | cuda | cuda:N")->capture_default_str();
   cmd->callback([o]() {
     auto files = write_heatmaps(*o);

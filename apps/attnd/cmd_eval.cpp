@@ -7,7 +7,7 @@
 
 #include "attnd/core/error.h"
 #include "attnd/data/image_dataset.h"
-#include "attnd/io/checkpoint.h"
+#include "attnd/models/model_io.h"
 #include "attnd/methods/linearize.h"
 #include "attnd/methods/recipe.h"
 #include "attnd/methods/recipe_data.h"
@@ -39,20 +39,15 @@ struct EvalOptions {
 // The data settings: the run's config.toml (so that the split is the one trained on), then
 // --data / --data-dir / --set; the tokenizer is the checkpoint's.
 Config data_config(const EvalOptions& o, std::string& source) {
-  Config config(recipe_schema(false));
-  source = find_run_config(o.checkpoint);
-  if (!source.empty())
-    for (const auto& a : data_overrides_from_run_config(source)) config.apply_override(a);
-  if (!o.data.empty()) config.apply_override("data.dataset=" + o.data);
-  if (!o.data_dir.empty()) config.apply_override("data.dir=" + o.data_dir);
+  std::vector<std::string> overrides;
+  if (!o.data.empty()) overrides.push_back("data.dataset=" + o.data);
+  if (!o.data_dir.empty()) overrides.push_back("data.dir=" + o.data_dir);
   for (const auto& a : o.overrides) {
     ATTND_CHECK_INPUT(a.rfind("data.", 0) == 0, "attnd eval --set takes data.* keys only, got '",
                       a, "'");
-    config.apply_override(a);
+    overrides.push_back(a);
   }
-  if (config.get_string("data.vocab").empty() && fs::is_directory(o.checkpoint))
-    config.apply_override("data.vocab=" + o.checkpoint);
-  return config;
+  return checkpoint_data_config(o.checkpoint, overrides, &source);
 }
 
 // The reference for fidelity: --teacher, else the checkpoint itself with softmax in every layer
@@ -72,9 +67,11 @@ void print_metrics(const EvalOptions& o, const std::string& what, const Metrics&
     std::cout << "perplexity " << std::setprecision(2) << m.at("perplexity") << ", loss "
               << std::setprecision(4) << m.at("loss") << ", next-token accuracy "
               << std::setprecision(2) << 100.0 * m.at("accuracy") << "%\n";
-  else
+  else if (m.count("accuracy"))
     std::cout << "accuracy " << std::setprecision(2) << 100.0 * m.at("accuracy") << "%, loss "
               << std::setprecision(4) << m.at("loss") << "\n";
+  else  // e.g. a masked autoencoder's reconstruction loss
+    std::cout << "loss " << std::setprecision(4) << m.at("loss") << "\n";
 }
 
 }  // namespace

@@ -8,7 +8,7 @@
 
 #include "attnd/core/error.h"
 #include "attnd/data/tokenizer_json.h"
-#include "attnd/io/checkpoint.h"
+#include "attnd/models/model_io.h"
 #include "attnd/methods/recipe.h"
 #include "attnd/models/generate.h"
 #include "commands.h"

@@ -26,7 +26,7 @@ struct AttnOptions {
   std::string checkpoint;
   std::string teacher;  // optional
   std::string out = "attention";
-  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  std::string data_dir;  // "" = the checkpoint's run's data.dir
   int64_t index = 0;
   std::string input_ids;  // text models
   std::string device = "cpu";

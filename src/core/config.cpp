@@ -12,7 +12,6 @@
 
 #include "attnd/core/error.h"
 #include "attnd/core/suggest.h"
-#include "attnd/io/atomic_file.h"
 
 namespace attnd {
 
@@ -664,7 +663,6 @@ std::string Config::to_toml() const {
   return out;
 }
 
-void Config::save(const std::string& path) const { write_file_atomic(path, to_toml()); }
 
 bool Config::operator==(const Config& other) const {
   return schema_.keys() == other.schema_.keys() && values_ == other.values_;

@@ -79,9 +79,11 @@ DistillTask::DistillTask(Model teacher, Model student, DistillSpec spec, const D
     : teacher_(std::move(teacher)), student_(std::move(student)), spec_(std::move(spec)),
       eval_data_(eval_data), eval_batch_size_(eval_batch_size), device_(device),
       teacher_ref_(std::move(teacher_ref)) {
-  ATTND_CHECK_INPUT(teacher_->model_type() == student_->model_type(), "teacher is a ",
-                    teacher_->model_type(), " model but the student is a ",
-                    student_->model_type());
+  // Both see the same batch, so they must read the same kind of input.
+  ATTND_CHECK_INPUT(teacher_->modality() == student_->modality(), "the teacher (a ",
+                    teacher_->model_type(), " model) reads ", to_string(teacher_->modality()),
+                    " inputs but the student (a ", student_->model_type(), " model) reads ",
+                    to_string(student_->modality()), " inputs");
   for (const auto& term : spec_.terms) {
     ATTND_CHECK_INPUT(term.student_layer < student_->num_layers() &&
                           term.teacher_layer < teacher_->num_layers(),
@@ -123,12 +125,10 @@ StepLoss DistillTask::loss(const Batch& batch) {
     teacher_->eval();
     teacher_->forward(batch.input, &teacher_taps);
   }
-  auto logits = student_->forward(batch.input, &student_taps);
-  auto task = task_loss(student_->model_type(), logits, batch.labels, spec_.label_smoothing);
+  auto output = student_->forward(batch.input, &student_taps);
+  auto task = task_loss(*student_, output, batch, spec_.label_smoothing);
 
-  AttentionMask mask;
-  mask.key_padding = batch.input.attention_mask;
-  mask.causal = student_->model_type() == "gpt2";
+  const auto mask = student_->attention_mask(batch.input);
   StepLoss out;
   out.total = spec_.task_weight * task;
   out.parts["task"] = task.item<double>();
@@ -168,9 +168,22 @@ StepLoss DistillTask::loss(const Batch& batch) {
   return out;
 }
 
-Metrics DistillTask::evaluate() {
+EvalSums DistillTask::evaluate_sums() {
   ATTND_CHECK(eval_data_ != nullptr, "no evaluation data was given");
-  return evaluate_model(*student_, *eval_data_, eval_batch_size_, device_);
+  ATTND_CHECK_INPUT(eval_data_->size() > 0, "the evaluation set is empty");
+  return attnd::evaluate_sums(*student_, *eval_data_, eval_batch_size_, device_);
+}
+
+Metrics DistillTask::metrics_from(const EvalSums& sums) const {
+  return task_kind_info(student_->task_kind()).metrics(sums);
+}
+
+std::string DistillTask::selection_metric() const {
+  return selection_metric_for(student_->task_kind());
+}
+
+bool DistillTask::higher_is_better() const {
+  return selection_higher_is_better(student_->task_kind());
 }
 
 }  // namespace attnd

@@ -169,13 +169,6 @@ void save_checkpoint(const std::string& dir, const nlohmann::json& config,
   fsync_directory(parent.string());
 }
 
-void save_model(const std::string& dir, ModelImpl& model,
-                const std::map<std::string, TensorMap>& extra_tensor_files,
-                const std::map<std::string, nlohmann::json>& extra_json_files) {
-  save_checkpoint(dir, model.config_json(), model.export_hf(model.state()), extra_tensor_files,
-                  extra_json_files);
-}
-
 bool is_checkpoint_dir(const std::string& dir) {
   fs::path p(dir);
   return path_exists(p / kModelConfigFile) &&
@@ -191,7 +184,7 @@ TensorMap load_checkpoint_model_tensors(const std::string& dir) {
                     kExpected);
 }
 
-Model load_model(const std::string& dir_or_file, const torch::Device& device) {
+CheckpointFiles find_checkpoint_files(const std::string& dir_or_file) {
   fs::path p(dir_or_file);
   ATTND_CHECK_INPUT(path_exists(p), "'", dir_or_file, "' does not exist (", kExpected, ")");
   std::error_code ec;
@@ -199,19 +192,19 @@ Model load_model(const std::string& dir_or_file, const torch::Device& device) {
   fs::path dir = is_dir ? p : p.parent_path();
   if (dir.empty()) dir = ".";
 
+  CheckpointFiles files;
   fs::path weights;
-  bool sharded = false;
   if (is_dir) {
     if (path_exists(dir / kModelWeightsFile)) {
       weights = dir / kModelWeightsFile;
     } else if (path_exists(dir / kModelIndexFile)) {
       weights = dir / kModelIndexFile;
-      sharded = true;
+      files.sharded = true;
     }
   } else {
     weights = p;
-    sharded = ends_with(p.filename().string(), ".index.json");
-    ATTND_CHECK_INPUT(sharded || ends_with(p.filename().string(), ".safetensors"), "'",
+    files.sharded = ends_with(p.filename().string(), ".index.json");
+    ATTND_CHECK_INPUT(files.sharded || ends_with(p.filename().string(), ".safetensors"), "'",
                       dir_or_file, "' is neither a .safetensors file nor a directory (", kExpected,
                       ")");
   }
@@ -220,20 +213,14 @@ Model load_model(const std::string& dir_or_file, const torch::Device& device) {
                     kExpected, ")");
   ATTND_CHECK_INPUT(!weights.empty(), "'", dir.string(), "' has no ", kModelWeightsFile, " (nor ",
                     kModelIndexFile, "); ", kExpected);
+  files.config = config_path.string();
+  files.weights = weights.string();
+  return files;
+}
 
-  nlohmann::json config = read_json_file(config_path.string());
-  Model model;
-  try {
-    model = create_model(config);
-  } catch (const InputError& e) {
-    throw_input_error(config_path.string(), ": ", e.what());
-  }
-  TensorMap tensors = sharded ? read_safetensors_sharded(weights.string())
-                              : read_safetensors(weights.string()).tensors;
-  tensors = model->import_hf(std::move(tensors));
-  model->load_state(tensors, weights.string());
-  model->to(device);
-  return model;
+TensorMap read_checkpoint_weights(const CheckpointFiles& files) {
+  return files.sharded ? read_safetensors_sharded(files.weights)
+                       : read_safetensors(files.weights).tensors;
 }
 
 TensorMap load_checkpoint_tensors(const std::string& dir, const std::string& name) {

@@ -11,12 +11,12 @@
 #include "attnd/core/error.h"
 #include "attnd/data/sampler.h"
 #include "attnd/distill/losses.h"
-#include "attnd/io/checkpoint.h"
+#include "attnd/models/model_io.h"
 #include "attnd/io/json_file.h"
 #include "attnd/io/atomic_file.h"
 #include "attnd/methods/transfer.h"
 #include "attnd/nn/linear_mixer.h"
-#include "attnd/nn/lora.h"
+#include "attnd/models/lora_model.h"
 #include "attnd/train/objectives.h"
 
 namespace attnd {
@@ -65,10 +65,8 @@ int64_t freeze_all_but_mixers(ModelImpl& model) {
 
 void unfreeze_all(ModelImpl& model) {
   for (auto& p : model.named_parameters(true)) {
-    // Fixed tables (MAE position tables, Performer's Ω are buffers) stay as they were made.
-    if (p.key().find("position_embeddings") != std::string::npos &&
-        model.model_type() == "vit_mae")
-      continue;
+    // Fixed tables (MAE position tables; Performer's Ω is a buffer) stay as they were made.
+    if (model.is_fixed_parameter(p.key())) continue;
     p.value().set_requires_grad(true);
   }
 }
@@ -97,10 +95,7 @@ torch::Tensor student_attention_weights(ModelImpl& student, int64_t layer, const
 namespace {
 
 AttentionMask mask_of(const ModelImpl& model, const Batch& batch) {
-  AttentionMask mask;
-  mask.key_padding = batch.input.attention_mask;
-  mask.causal = model.model_type() == "gpt2";
-  return mask;
+  return model.attention_mask(batch.input);
 }
 
 }  // namespace
@@ -146,17 +141,29 @@ StepLoss AttentionMimicryTask::loss(const Batch& batch) {
   return out;
 }
 
-Metrics AttentionMimicryTask::evaluate() {
+EvalSums AttentionMimicryTask::evaluate_sums() {
   ATTND_CHECK(eval_data_ != nullptr, "no evaluation data was given");
+  const int64_t examples = std::min<int64_t>(eval_data_->size(), 1000);
   auto fidelity = attention_fidelity(*teacher_, *student_, *eval_data_, eval_batch_size_, device_,
-                                     1000);
-  Metrics m;
+                                     examples);
+  // attention_fidelity averages over examples: times their number, the layer means are sums.
+  EvalSums sums;
+  const double n = static_cast<double>(examples), layers = static_cast<double>(fidelity.size());
   for (const auto& f : fidelity) {
-    m["attn_ce"] += f.ce / fidelity.size();
-    m["attn_kl"] += f.kl / fidelity.size();
-    m["spearman"] += f.spearman / fidelity.size();
+    sums.add("attn_ce_sum", n * f.ce / layers);
+    sums.add("attn_kl_sum", n * f.kl / layers);
+    sums.add("spearman_sum", n * f.spearman / layers);
   }
-  return m;
+  sums.add("examples", n);
+  return sums;
+}
+
+Metrics AttentionMimicryTask::metrics_from(const EvalSums& sums) const {
+  const double n = sums.get("examples");
+  ATTND_CHECK_INPUT(n > 0, "attention mimicry: the evaluation set is empty");
+  return {{"attn_ce", sums.get("attn_ce_sum") / n},
+          {"attn_kl", sums.get("attn_kl_sum") / n},
+          {"spearman", sums.get("spearman_sum") / n}};
 }
 
 // ---- fidelity ----------------------------------------------------------------------------------
@@ -330,7 +337,7 @@ LinearizeResult run_linearize_recipe(const Config& c, const std::string& resume)
   LinearizeResult result;
   result.run_dir = run_directory(c);
   fs::create_directories(result.run_dir);
-  c.save((fs::path(result.run_dir) / "config.toml").string());
+  write_file_atomic((fs::path(result.run_dir) / "config.toml").string(), c.to_toml());
   const auto eval_bs = c.get_int("train.eval_batch_size");
   const bool resume_stage2 = !resume.empty() && resume.find("stage2") != std::string::npos;
 

@@ -9,7 +9,8 @@
 #include "attnd/core/error.h"
 #include "attnd/core/suggest.h"
 #include "attnd/distill/distiller.h"
-#include "attnd/io/checkpoint.h"
+#include "attnd/models/model_io.h"
+#include "attnd/io/atomic_file.h"
 #include "attnd/io/json_file.h"
 #include "attnd/methods/linearize.h"
 #include "attnd/methods/mae.h"
@@ -241,6 +242,16 @@ void write_result(const std::string& run_dir, const RecipeResult& r) {
   write_json_file((fs::path(run_dir) / "result.json").string(), out);
 }
 
+// A pre-training model (MAE) also writes the model fine-tuning starts from to <run>/encoder: its
+// encoder as a classifier over the data's classes, with a head seeded by run.seed.
+void write_downstream_model(const ModelImpl& best, const RecipeData& data,
+                            const std::string& run_dir, uint64_t seed) {
+  if (!data.test_images) return;  // only image data sets name their classes so far
+  torch::manual_seed(seed);
+  auto downstream = best.downstream_model(label_map_of(data.test_images->class_names()));
+  if (downstream) save_model((fs::path(run_dir) / "encoder").string(), *downstream);
+}
+
 }  // namespace
 
 RecipeResult train_and_test(const Config& c, Task& task, const RecipeData& data,
@@ -250,7 +261,7 @@ RecipeResult train_and_test(const Config& c, Task& task, const RecipeData& data,
   options.checkpoint_files = data.checkpoint_files();
   result.run_dir = options.run_dir;
   fs::create_directories(result.run_dir);
-  c.save((fs::path(result.run_dir) / "config.toml").string());
+  write_file_atomic((fs::path(result.run_dir) / "config.toml").string(), c.to_toml());
   Trainer trainer(options, task, *data.train);
   result.train = trainer.fit(resume);
   if (result.train.steps_done == options.steps && !result.train.best_dir.empty()) {
@@ -258,6 +269,7 @@ RecipeResult train_and_test(const Config& c, Task& task, const RecipeData& data,
     result.test = test ? test(best, result)
                        : evaluate_model(*best, *data.test, c.get_int("train.eval_batch_size"),
                                         options.device);
+    write_downstream_model(*best, data, result.run_dir, static_cast<uint64_t>(c.get_int("run.seed")));
     write_result(result.run_dir, result);
   }
   return result;
@@ -269,21 +281,6 @@ RecipeResult run_train_recipe(const Config& c, const std::string& resume) {
   auto model = build_model(c, data);
   auto device = parse_device(c.get_string("run.device"));
   model->to(device);
-  if (auto mae = std::dynamic_pointer_cast<VitMaeModelImpl>(model)) {
-    // MAE pre-training: labels unused; the test metric is the masked-patch loss, and the encoder
-    // is written as a ViT classifier checkpoint to <run>/encoder.
-    MaeTask task(mae, data.val.get(), c.get_int("train.eval_batch_size"), device);
-    return train_and_test(c, task, data, resume, [&](const Model& best, const RecipeResult& r) {
-      auto* best_mae = dynamic_cast<VitMaeModelImpl*>(best.get());
-      ATTND_CHECK(best_mae != nullptr, "the best MAE checkpoint is not an MAE model");
-      Metrics test{{"loss", mae_loss_on(*best_mae, *data.test_images, c.get_int("train.eval_batch_size"),
-                                        device, 1234)}};
-      export_mae_encoder(r.train.best_dir, (fs::path(r.run_dir) / "encoder").string(),
-                         data.test_images->class_names(), mae->config().encoder.pooling,
-                         static_cast<uint64_t>(c.get_int("run.seed")));
-      return test;
-    });
-  }
   SupervisedTask task(model, data.val.get(), c.get_int("train.eval_batch_size"), device,
                       c.get_double("train.label_smoothing"));
   return train_and_test(c, task, data, resume);

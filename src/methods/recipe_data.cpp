@@ -20,6 +20,7 @@
 #include "attnd/data/tokenizer_json.h"
 #include "attnd/io/json_file.h"
 #include "attnd/methods/recipe.h"
+#include "attnd/models/registry.h"
 
 namespace attnd {
 
@@ -190,22 +191,36 @@ RecipeData load_recipe_data(const Config& c) {
   return d;
 }
 
-std::string model_types_for(DataTask task) {
+namespace {
+
+// Whether a model with these traits can learn a data task: the inputs must be of the data's
+// modality, and the labels must be what the model's task kind trains on (an image set's class
+// labels are ignored by a masked autoencoder, which learns from the pixels alone).
+bool fits(const ModelTraits& traits, DataTask task) {
   switch (task) {
-    case DataTask::kImageClassification: return "vit or vit_mae";
-    case DataTask::kTextClassification: return "bert";
-    case DataTask::kLanguageModelling: return "gpt2";
+    case DataTask::kImageClassification:
+      return traits.modality == Modality::kImage && (traits.task == TaskKind::kClassification ||
+                                                     traits.task == TaskKind::kMaskedPatches);
+    case DataTask::kTextClassification:
+      return traits.modality == Modality::kText && traits.task == TaskKind::kClassification;
+    case DataTask::kLanguageModelling:
+      return traits.modality == Modality::kText && traits.task == TaskKind::kLanguageModel;
   }
-  return "";
+  return false;
+}
+
+}  // namespace
+
+std::string model_types_for(DataTask task) {
+  std::string out;
+  for (const auto& type : registered_model_types())
+    if (fits(model_traits(type), task)) out += (out.empty() ? "" : " or ") + type;
+  return out;
 }
 
 void check_model_fits_data(ModelImpl& model, const RecipeData& data) {
-  const auto type = model.model_type();
-  const bool fits = data.task == DataTask::kImageClassification
-                        ? (type == "vit" || type == "vit_mae")
-                        : type == model_types_for(data.task);
-  ATTND_CHECK_INPUT(fits, "data.dataset = ", data.name, " needs a ", model_types_for(data.task),
-                    " model, but the model is ", type);
+  ATTND_CHECK_INPUT(fits(model.traits(), data.task), "data.dataset = ", data.name, " needs a ",
+                    model_types_for(data.task), " model, but the model is ", model.model_type());
   if (data.vocab_size > 0) {
     auto config = model.config_json();
     const auto vocab = config.value("vocab_size", int64_t{0});
@@ -248,6 +263,22 @@ std::vector<std::string> data_overrides_from_run_config(const std::string& toml_
     out.push_back("data." + std::string(key.str()) + "=" + text.str());
   }
   return out;
+}
+
+Config checkpoint_data_config(const std::string& checkpoint,
+                              const std::vector<std::string>& overrides, std::string* source) {
+  Config config(recipe_schema(false));
+  const auto run_config = find_run_config(checkpoint);
+  if (source) *source = run_config;
+  if (!run_config.empty())
+    for (const auto& a : data_overrides_from_run_config(run_config)) config.apply_override(a);
+  for (const auto& a : overrides) {
+    ATTND_CHECK_INPUT(a.rfind("data.", 0) == 0, "only data.* keys can be set here, got '", a, "'");
+    config.apply_override(a);
+  }
+  if (config.get_string("data.vocab").empty() && fs::is_directory(checkpoint))
+    config.apply_override("data.vocab=" + checkpoint);
+  return config;
 }
 
 }  // namespace attnd

@@ -7,7 +7,7 @@
 
 #include "attnd/core/error.h"
 #include "attnd/distill/distiller.h"
-#include "attnd/io/checkpoint.h"
+#include "attnd/models/model_io.h"
 #include "attnd/models/attention_copy.h"
 #include "attnd/train/objectives.h"
 
@@ -124,9 +124,14 @@ RecipeResult run_transfer_recipe(const Config& c, const std::string& resume) {
   auto teacher = load_model(teacher_dir, device);
   auto data = load_recipe_data(c);
   auto student = build_model(c, data);
-  ATTND_CHECK_INPUT(student->model_type() == teacher->model_type(), "the teacher (",
-                    teacher_dir, ") is a ", teacher->model_type(), " model but the student is a ",
-                    student->model_type());
+  // The teacher's attention maps must fit the student's: same inputs, one map per head.
+  ATTND_CHECK_INPUT(student->modality() == teacher->modality() &&
+                        student->num_heads() == teacher->num_heads(),
+                    "the teacher (", teacher_dir, ", a ", teacher->model_type(), " model with ",
+                    teacher->num_heads(), " heads over ", to_string(teacher->modality()),
+                    " inputs) does not fit the student (a ", student->model_type(), " model with ",
+                    student->num_heads(), " heads over ", to_string(student->modality()),
+                    " inputs)");
   const auto layers = parse_layer_set(c.get_string("transfer.layers"), student->num_layers());
   const auto heads = parse_head_set(c.get_string("transfer.heads"), student->num_heads());
   student->to(device);

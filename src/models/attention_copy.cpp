@@ -3,7 +3,7 @@
 #include <torch/torch.h>
 
 #include "attnd/core/error.h"
-#include "attnd/io/checkpoint.h"
+#include "attnd/models/model_io.h"
 
 namespace attnd {
 
@@ -55,9 +55,10 @@ AttentionCopySpec AttentionCopySpec::from_json(const nlohmann::json& j) {
 AttentionCopyModelImpl::AttentionCopyModelImpl(Model student, Model teacher, AttentionCopySpec spec)
     : student_(std::move(student)), teacher_(std::move(teacher)), spec_(std::move(spec)) {
   ATTND_CHECK(student_ && teacher_, "attention copy needs a student and a teacher");
-  ATTND_CHECK_INPUT(student_->model_type() == teacher_->model_type(), "attention copy: the teacher "
-                    "is a ", teacher_->model_type(), " model but the student is a ",
-                    student_->model_type());
+  ATTND_CHECK_INPUT(student_->modality() == teacher_->modality(), "attention copy: the teacher "
+                    "(a ", teacher_->model_type(), " model) reads ", to_string(teacher_->modality()),
+                    " inputs but the student (a ", student_->model_type(), " model) reads ",
+                    to_string(student_->modality()), " inputs");
   ATTND_CHECK_INPUT(student_->num_heads() == teacher_->num_heads() &&
                         student_->attention(0)->head_dim() == teacher_->attention(0)->head_dim(),
                     "attention copy pairs heads one to one: teacher ", teacher_->num_heads(), "x",
@@ -85,7 +86,7 @@ nlohmann::json AttentionCopyModelImpl::base_config_json() const {
   return config;
 }
 
-torch::Tensor AttentionCopyModelImpl::forward(const ModelInput& input, Taps* taps) {
+ModelOutput AttentionCopyModelImpl::forward(const ModelInput& input, Taps* taps) {
   unsigned what = kRecordLogits;
   Projection projection = Projection::kQuery;
   switch (spec_.mode) {

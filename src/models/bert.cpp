@@ -125,7 +125,7 @@ BertLayerImpl::BertLayerImpl(const BertConfig& c) {
 }
 
 torch::Tensor BertLayerImpl::forward(const torch::Tensor& x, const AttentionMask& mask, Taps* taps,
-                                     int64_t layer) {
+                                     const LayerId& layer) {
   auto h = attention->forward(x, mask, taps, layer);  // LayerNorm(x + attention) already
   return output(intermediate(h), h);
 }
@@ -188,8 +188,8 @@ torch::Tensor BertModelImpl::encode(const ModelInput& input, Taps* taps) {
   return h;
 }
 
-torch::Tensor BertModelImpl::forward(const ModelInput& input, Taps* taps) {
-  return classifier(dropout(bert->pooler(encode(input, taps))));
+ModelOutput BertModelImpl::forward(const ModelInput& input, Taps* taps) {
+  return {classifier(dropout(bert->pooler(encode(input, taps)))), {}};
 }
 
 TensorMap BertModelImpl::import_hf(TensorMap tensors) const {

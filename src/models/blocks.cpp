@@ -68,7 +68,7 @@ torch::Tensor Gpt2MlpImpl::forward(const torch::Tensor& x) {
   return dropout(c_proj(activate(c_fc(x), act)));
 }
 
-void record_hidden(Taps* taps, int64_t layer, const torch::Tensor& hidden) {
+void record_hidden(Taps* taps, const LayerId& layer, const torch::Tensor& hidden) {
   if (taps && taps->wants(layer, kRecordHidden)) taps->capture(layer).hidden = hidden;
 }
 

@@ -120,7 +120,7 @@ Gpt2BlockImpl::Gpt2BlockImpl(const Gpt2Config& c) {
 }
 
 torch::Tensor Gpt2BlockImpl::forward(const torch::Tensor& x, const AttentionMask& mask, Taps* taps,
-                                     int64_t layer) {
+                                     const LayerId& layer) {
   auto h = x + attn->forward(ln_1(x), mask, taps, layer);
   return h + mlp(ln_2(h));
 }
@@ -166,9 +166,9 @@ torch::Tensor Gpt2ModelImpl::encode(const ModelInput& input, Taps* taps) {
   return transformer->ln_f(h);
 }
 
-torch::Tensor Gpt2ModelImpl::forward(const ModelInput& input, Taps* taps) {
+ModelOutput Gpt2ModelImpl::forward(const ModelInput& input, Taps* taps) {
   // Tied head: the LM logits are the final hidden states against every token embedding.
-  return torch::matmul(encode(input, taps), transformer->wte->weight.t());
+  return {torch::matmul(encode(input, taps), transformer->wte->weight.t()), {}};
 }
 
 namespace {

@@ -5,24 +5,49 @@
 #include <set>
 
 #include "attnd/core/error.h"
-#include "attnd/nn/lora.h"
+#include "attnd/models/lora_model.h"
 
 namespace attnd {
 
-ModelInput ModelInput::to(const torch::Device& device) const {
-  ModelInput out;
-  auto move = [&](const torch::Tensor& t) { return t.defined() ? t.to(device) : t; };
-  out.pixel_values = move(pixel_values);
-  out.input_ids = move(input_ids);
-  out.attention_mask = move(attention_mask);
-  out.token_type_ids = move(token_type_ids);
-  return out;
+std::string to_string(TaskKind kind) {
+  switch (kind) {
+    case TaskKind::kClassification: return "classification";
+    case TaskKind::kLanguageModel: return "language model";
+    case TaskKind::kMaskedPatches: return "masked-patch modelling";
+    case TaskKind::kDetection: return "detection";
+  }
+  return "?";
 }
 
-int64_t ModelInput::batch_size() const {
-  if (pixel_values.defined()) return pixel_values.size(0);
-  if (input_ids.defined()) return input_ids.size(0);
-  return 0;
+std::string to_string(Modality modality) {
+  return modality == Modality::kImage ? "image" : "text";
+}
+
+std::string to_string(Pooling pooling) {
+  switch (pooling) {
+    case Pooling::kNone: return "none";
+    case Pooling::kCls: return "cls";
+    case Pooling::kMean: return "mean";
+  }
+  return "?";
+}
+
+const torch::Tensor& ModelOutput::at(const std::string& name) const {
+  auto it = extra.find(name);
+  if (it == extra.end()) {
+    std::string present;
+    for (const auto& kv : extra) present += (present.empty() ? "" : ", ") + kv.first;
+    throw_error("the model output has no '", name, "' (it has: ",
+                present.empty() ? std::string("logits only") : "logits, " + present, ")");
+  }
+  return it->second;
+}
+
+AttentionMask ModelImpl::attention_mask(const ModelInput& input) const {
+  AttentionMask mask;
+  mask.key_padding = input.attention_mask;
+  mask.causal = is_causal();
+  return mask;
 }
 
 nlohmann::json ModelImpl::config_json() const {

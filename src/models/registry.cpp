@@ -11,51 +11,47 @@
 #include "attnd/models/gpt2.h"
 #include "attnd/models/vit.h"
 #include "attnd/models/vit_mae.h"
-#include "attnd/nn/lora.h"
+#include "attnd/models/lora_model.h"
 #include "attnd/nn/mixer.h"
 
 namespace attnd {
 
 namespace {
+// One line per model family: how to build it from a config, which config keys it reads, and
+// what it is (its traits, so that data and tasks can be matched to families without a model).
 struct Entry {
   std::function<Model(const nlohmann::json&)> create;
   std::function<std::vector<std::string>()> keys;
+  ModelTraits traits;
 };
+
+template <typename ModelT, typename ConfigT>
+Entry entry() {
+  return {[](const nlohmann::json& j) -> Model { return std::make_shared<ModelT>(ConfigT::from_json(j)); },
+          &ConfigT::keys, ModelT::kTraits};
+}
 
 const std::map<std::string, Entry>& registry() {
   static const std::map<std::string, Entry> entries = {
-      {"bert",
-       {[](const nlohmann::json& j) -> Model {
-          return std::make_shared<BertModelImpl>(BertConfig::from_json(j));
-        },
-        &BertConfig::keys}},
-      {"gpt2",
-       {[](const nlohmann::json& j) -> Model {
-          return std::make_shared<Gpt2ModelImpl>(Gpt2Config::from_json(j));
-        },
-        &Gpt2Config::keys}},
-      {"vit",
-       {[](const nlohmann::json& j) -> Model {
-          return std::make_shared<VitModelImpl>(VitConfig::from_json(j));
-        },
-        &VitConfig::keys}},
-      {"vit_mae",
-       {[](const nlohmann::json& j) -> Model {
-          return std::make_shared<VitMaeModelImpl>(VitMaeConfig::from_json(j));
-        },
-        &VitMaeConfig::keys}},
+      {"bert", entry<BertModelImpl, BertConfig>()},
+      {"gpt2", entry<Gpt2ModelImpl, Gpt2Config>()},
+      {"vit", entry<VitModelImpl, VitConfig>()},
+      {"vit_mae", entry<VitMaeModelImpl, VitMaeConfig>()},
   };
   return entries;
+}
+
+std::string join_types(const std::vector<std::string>& types) {
+  std::string out;
+  for (const auto& t : types) out += (out.empty() ? "" : ", ") + t;
+  return out;
 }
 
 const Entry& find_entry(const std::string& type) {
   const auto& r = registry();
   auto it = r.find(type);
-  if (it == r.end()) {
-    std::string known;
-    for (const auto& kv : r) known += (known.empty() ? "" : ", ") + kv.first;
-    throw_input_error("unknown model_type '", type, "' (known: ", known, ")");
-  }
+  if (it == r.end())
+    throw_input_error("unknown model_type '", type, "' (known: ", join_types(registered_model_types()), ")");
   return it->second;
 }
 }  // namespace
@@ -64,7 +60,8 @@ Model create_model(const nlohmann::json& config) {
   ATTND_CHECK_INPUT(config.is_object(), "a model config must be a JSON object, got ",
                     config.type_name());
   auto it = config.find("model_type");
-  ATTND_CHECK_INPUT(it != config.end(), "model config has no 'model_type' (one of: bert, gpt2, vit, vit_mae)");
+  ATTND_CHECK_INPUT(it != config.end(), "model config has no 'model_type' (one of: ",
+                    join_types(registered_model_types()), ")");
   ATTND_CHECK_INPUT(it->is_string(), "config key 'model_type' must be a string, got ",
                     it->type_name());
   // A copy-mode attention-transfer student brings its teacher along.
@@ -106,5 +103,7 @@ std::vector<std::string> registered_model_types() {
 std::vector<std::string> model_config_keys(const std::string& model_type) {
   return find_entry(model_type).keys();
 }
+
+ModelTraits model_traits(const std::string& model_type) { return find_entry(model_type).traits; }
 
 }  // namespace attnd

@@ -130,7 +130,7 @@ VitLayerImpl::VitLayerImpl(const VitConfig& c) {
   layernorm_after = register_module("layernorm_after", torch::nn::LayerNorm(ln));
 }
 
-torch::Tensor VitLayerImpl::forward(const torch::Tensor& x, Taps* taps, int64_t layer) {
+torch::Tensor VitLayerImpl::forward(const torch::Tensor& x, Taps* taps, const LayerId& layer) {
   auto h = attention->forward(layernorm_before(x), AttentionMask{}, taps, layer) + x;
   return output(intermediate(layernorm_after(h)), h);
 }
@@ -189,13 +189,22 @@ torch::Tensor VitModelImpl::encode(const ModelInput& input, Taps* taps) {
   return vit->layernorm(trunk(input, taps));
 }
 
-torch::Tensor VitModelImpl::forward(const ModelInput& input, Taps* taps) {
+ModelOutput VitModelImpl::forward(const ModelInput& input, Taps* taps) {
   auto h = trunk(input, taps);
-  auto pooled = config_.pooling == "mean" ? h.narrow(1, 1, h.size(1) - 1).mean(1)
-                                          : h.select(1, 0);
+  auto pooled = pooling() == Pooling::kMean ? h.narrow(1, 1, h.size(1) - 1).mean(1)
+                                            : h.select(1, 0);
   // LayerNorm is per token, so normalising the pooled row equals pooling the normalised rows for
   // "cls" (HF's order) and is the paper's order for "mean".
-  return classifier(vit->layernorm(pooled));
+  return {classifier(vit->layernorm(pooled)), {}};
+}
+
+Pooling VitModelImpl::pooling() const {
+  return config_.pooling == "mean" ? Pooling::kMean : Pooling::kCls;
+}
+
+PatchGrid VitModelImpl::patch_grid() const {
+  const int64_t side = config_.image_size / config_.patch_size;
+  return {side, side};
 }
 
 TensorMap VitModelImpl::import_hf(TensorMap tensors) const {

@@ -198,9 +198,23 @@ MaeOutput VitMaeModelImpl::reconstruct(const torch::Tensor& pixel_values, Taps* 
   return out;
 }
 
-torch::Tensor VitMaeModelImpl::forward(const ModelInput& input, Taps* taps) {
+ModelOutput VitMaeModelImpl::forward(const ModelInput& input, Taps* taps) {
   ATTND_CHECK_INPUT(input.pixel_values.defined(), "vit_mae: the input has no pixel_values");
-  return reconstruct(input.pixel_values, taps).pred;
+  auto out = reconstruct(input.pixel_values, taps);
+  return {out.pred, {{"loss", out.loss}, {"mask", out.mask}}};
+}
+
+PatchGrid VitMaeModelImpl::patch_grid() const {
+  const int64_t side = config_.encoder.image_size / config_.encoder.patch_size;
+  return {side, side};
+}
+
+bool VitMaeModelImpl::is_fixed_parameter(const std::string& name) const {
+  return name == "vit.embeddings.position_embeddings" || name == "decoder.decoder_pos_embed";
+}
+
+Model VitMaeModelImpl::downstream_model(const LabelMap& labels) const {
+  return vit_from_mae(*this, labels, config_.encoder.pooling);
 }
 
 Model vit_from_mae(const VitMaeModelImpl& mae, const LabelMap& labels, const std::string& pooling) {

@@ -115,9 +115,9 @@ void AttentionImpl::merge_lora() {
 namespace {
 
 // Takes the tensor injected for `which` if any (checked against the shape this layer would make),
-// otherwise computes it.
+// otherwise computes it from `x` ([B, N, D] → [B, H, N, Dh]).
 template <typename Compute>
-torch::Tensor projection_or_injected(const Taps* taps, int64_t layer, Projection which,
+torch::Tensor projection_or_injected(const Taps* taps, const LayerId& layer, Projection which,
                                      const torch::Tensor& x, int64_t heads, int64_t head_dim,
                                      Compute compute) {
   const torch::Tensor* given = taps ? taps->injected_projection(layer, which) : nullptr;
@@ -125,18 +125,41 @@ torch::Tensor projection_or_injected(const Taps* taps, int64_t layer, Projection
   static const char* names[] = {"queries", "keys", "values"};
   ATTND_CHECK_INPUT(given->dim() == 4 && given->size(0) == x.size(0) && given->size(1) == heads &&
                         given->size(2) == x.size(1) && given->size(3) == head_dim,
-                    "injected ", names[static_cast<int>(which)], " for layer ", layer, " must be [",
-                    x.size(0), ", ", heads, ", ", x.size(1), ", ", head_dim, "], got ",
-                    given->sizes());
+                    "injected ", names[static_cast<int>(which)], " for layer ", to_string(layer),
+                    " must be [", x.size(0), ", ", heads, ", ", x.size(1), ", ", head_dim,
+                    "], got ", given->sizes());
   return *given;
+}
+
+torch::Tensor with_position(const torch::Tensor& x, const torch::Tensor& pos) {
+  return pos.defined() ? x + pos : x;
 }
 
 }  // namespace
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionMask& mask,
-                                     Taps* taps, int64_t layer) {
-  ATTND_CHECK(x.dim() == 3 && x.size(2) == options_.hidden_size,
-              "attention input must be [B, N, ", options_.hidden_size, "], got ", x.sizes());
+                                     Taps* taps, const LayerId& layer) {
+  AttentionInputs inputs;
+  inputs.query = x;
+  return forward(inputs, mask, taps, layer);
+}
+
+torch::Tensor AttentionImpl::forward(const AttentionInputs& inputs, const AttentionMask& mask,
+                                     Taps* taps, const LayerId& layer) {
+  const auto& x = inputs.query;
+  const bool self = !inputs.key_value.defined();
+  const auto& memory = self ? x : inputs.key_value;
+  const int64_t d = options_.hidden_size;
+  ATTND_CHECK(x.dim() == 3 && x.size(2) == d, "attention input must be [B, N, ", d, "], got ",
+              x.sizes());
+  ATTND_CHECK(memory.dim() == 3 && memory.size(0) == x.size(0) && memory.size(2) == d,
+              "cross-attention keys/values must be [", x.size(0), ", Nk, ", d, "], got ",
+              memory.sizes());
+  // Inputs of the query and key projections (values never take the positional terms).
+  const auto query_in = with_position(x, inputs.query_pos);
+  const auto key_in = with_position(memory, inputs.key_pos);
+  const int64_t batch = x.size(0), nq = x.size(1), nk = memory.size(1);
+
   const torch::Tensor* inject_probs = taps ? taps->injected_probs(layer) : nullptr;
   const torch::Tensor* inject_logits = taps ? taps->injected_logits(layer) : nullptr;
   auto wants = [&](Record what) { return taps && taps->wants(layer, what); };
@@ -152,7 +175,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionMask
   auto compute_k = [this](const torch::Tensor& in) { return keys(in); };
   auto compute_v = [this](const torch::Tensor& in) { return values(in); };
 
-  auto v = projection_or_injected(taps, layer, Projection::kValue, x, h, dh, compute_v);
+  auto v = projection_or_injected(taps, layer, Projection::kValue, memory, h, dh, compute_v);
   if (capture && wants(kRecordValues)) capture->values = v;
   const std::vector<int64_t> no_heads;
   const auto& heads = inject_logits ? taps->injected_heads(layer) : no_heads;
@@ -160,7 +183,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionMask
   if (inject_probs || (inject_logits && heads.empty())) {
     // Attention from outside (attention copy): this layer's own queries and keys are not computed.
     const auto& given = inject_probs ? *inject_probs : *inject_logits;
-    check_injected_attention(given, x, layer);
+    check_injected_attention(given, batch, nq, nk, layer);
     auto probs = inject_probs ? given : masked_softmax(given, mask);
     if (capture) {
       if (want_logits && inject_logits) capture->logits = given;
@@ -168,17 +191,17 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionMask
     }
     context = torch::matmul(probs.to(v.scalar_type()), v);
   } else {
-    auto q = projection_or_injected(taps, layer, Projection::kQuery, x, h, dh, compute_q);
-    auto k = projection_or_injected(taps, layer, Projection::kKey, x, h, dh, compute_k);
+    auto q = projection_or_injected(taps, layer, Projection::kQuery, query_in, h, dh, compute_q);
+    auto k = projection_or_injected(taps, layer, Projection::kKey, key_in, h, dh, compute_k);
     if (capture && wants(kRecordQueries)) capture->queries = q;
     if (capture && wants(kRecordKeys)) capture->keys = k;
     if (inject_logits) {
       // Some heads copied, the rest compute their own logits.
-      check_injected_attention(*inject_logits, x, layer);
+      check_injected_attention(*inject_logits, batch, nq, nk, layer);
       auto head_mask = torch::zeros({1, h, 1, 1}, torch::kBool);
       for (int64_t i : heads) {
-        ATTND_CHECK_INPUT(i >= 0 && i < h, "injected head ", i, " out of range (layer ", layer,
-                          " has ", h, " heads)");
+        ATTND_CHECK_INPUT(i >= 0 && i < h, "injected head ", i, " out of range (layer ",
+                          to_string(layer), " has ", h, " heads)");
         head_mask[0][i] = true;
       }
       auto logits = torch::where(head_mask.to(x.device()), inject_logits->to(q.scalar_type()),
@@ -201,13 +224,13 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionMask
   return out;
 }
 
-void AttentionImpl::check_injected_attention(const torch::Tensor& given, const torch::Tensor& x,
-                                             int64_t layer) const {
-  ATTND_CHECK_INPUT(given.dim() == 4 && given.size(0) == x.size(0) &&
-                        given.size(1) == options_.num_heads && given.size(2) == x.size(1) &&
-                        given.size(3) == x.size(1),
-                    "injected attention for layer ", layer, " must be [", x.size(0), ", ",
-                    options_.num_heads, ", ", x.size(1), ", ", x.size(1), "], got ", given.sizes());
+void AttentionImpl::check_injected_attention(const torch::Tensor& given, int64_t batch,
+                                             int64_t nq, int64_t nk, const LayerId& layer) const {
+  ATTND_CHECK_INPUT(given.dim() == 4 && given.size(0) == batch &&
+                        given.size(1) == options_.num_heads && given.size(2) == nq &&
+                        given.size(3) == nk,
+                    "injected attention for layer ", to_string(layer), " must be [", batch, ", ",
+                    options_.num_heads, ", ", nq, ", ", nk, "], got ", given.sizes());
 }
 
 }  // namespace attnd

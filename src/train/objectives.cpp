@@ -2,115 +2,64 @@
 
 #include <torch/torch.h>
 
-#include <cmath>
-
 #include "attnd/core/error.h"
+#include "attnd/data/sampler.h"
 
 namespace attnd {
 
-torch::Tensor classification_loss(const torch::Tensor& logits, const torch::Tensor& labels,
-                                  double label_smoothing) {
-  ATTND_CHECK(logits.dim() == 2 && labels.dim() == 1 && logits.size(0) == labels.size(0),
-              "classification loss needs logits [B, C] and labels [B], got ", logits.sizes(),
-              " and ", labels.sizes());
-  auto logp = torch::log_softmax(logits.to(torch::kFloat), -1);
-  auto nll = -logp.gather(1, labels.unsqueeze(1)).squeeze(1);
-  if (label_smoothing <= 0.0) return nll.mean();
-  auto uniform = -logp.mean(-1);
-  return ((1.0 - label_smoothing) * nll + label_smoothing * uniform).mean();
+torch::Tensor task_loss(const ModelImpl& model, const ModelOutput& output, const Batch& batch,
+                        double label_smoothing) {
+  return task_kind_info(model.task_kind()).loss(output, batch, label_smoothing);
 }
 
-torch::Tensor language_model_loss(const torch::Tensor& logits, const torch::Tensor& labels) {
-  ATTND_CHECK(logits.dim() == 3 && labels.dim() == 2, "LM loss needs logits [B, N, V] and labels "
-              "[B, N], got ", logits.sizes(), " and ", labels.sizes());
-  const int64_t n = logits.size(1);
-  auto pred = logits.narrow(1, 0, n - 1).reshape({-1, logits.size(2)});
-  auto target = labels.narrow(1, 1, n - 1).reshape({-1});
-  return torch::nn::functional::cross_entropy(
-      pred.to(torch::kFloat), target,
-      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100));
-}
-
-torch::Tensor task_loss(const std::string& model_type, const torch::Tensor& logits,
-                        const torch::Tensor& labels, double label_smoothing) {
-  if (model_type == "gpt2") return language_model_loss(logits, labels);
-  return classification_loss(logits, labels, label_smoothing);
-}
-
-Metrics evaluate_classifier(ModelImpl& model, const Dataset& data, int64_t batch_size,
-                            const torch::Device& device) {
-  ATTND_CHECK_INPUT(data.size() > 0, "the evaluation set is empty");
+EvalSums evaluate_sums(ModelImpl& model, const Dataset& data, int64_t batch_size,
+                       const torch::Device& device, const std::vector<int64_t>& indices) {
+  ATTND_CHECK_INPUT(batch_size > 0, "the evaluation batch size must be positive, got ",
+                    batch_size);
+  const auto& kind = task_kind_info(model.task_kind());
   torch::NoGradGuard no_grad;
   model.eval();
-  double loss_sum = 0.0;
-  int64_t correct = 0;
-  for (int64_t begin = 0; begin < data.size(); begin += batch_size) {
-    std::vector<int64_t> idx;
-    for (int64_t i = begin; i < std::min(data.size(), begin + batch_size); ++i) idx.push_back(i);
+  torch::manual_seed(kEvaluationSeed);  // the trainer reseeds every step: nothing leaks into training
+  EvalSums sums;
+  auto add_batch = [&](const std::vector<int64_t>& idx) {
     auto batch = data.get(idx, 0).to(device);
-    auto logits = model.forward(batch.input);
-    loss_sum += classification_loss(logits, batch.labels).item<double>() * idx.size();
-    correct += logits.argmax(-1).eq(batch.labels).sum().item<int64_t>();
+    kind.accumulate(model.forward(batch.input), batch, sums);
+  };
+  if (indices.empty()) {
+    for (const auto& idx : eval_batches(data.size(), batch_size)) add_batch(idx);
+  } else {
+    for (size_t begin = 0; begin < indices.size(); begin += static_cast<size_t>(batch_size)) {
+      const auto end = std::min(indices.size(), begin + static_cast<size_t>(batch_size));
+      add_batch({indices.begin() + static_cast<std::ptrdiff_t>(begin),
+                 indices.begin() + static_cast<std::ptrdiff_t>(end)});
+    }
   }
-  return {{"accuracy", static_cast<double>(correct) / data.size()},
-          {"loss", loss_sum / data.size()}};
-}
-
-Metrics evaluate_language_model(ModelImpl& model, const Dataset& data, int64_t batch_size,
-                                const torch::Device& device) {
-  ATTND_CHECK_INPUT(data.size() > 0, "the evaluation set is empty");
-  torch::NoGradGuard no_grad;
-  model.eval();
-  double loss_sum = 0.0;
-  int64_t correct = 0, tokens = 0;
-  for (int64_t begin = 0; begin < data.size(); begin += batch_size) {
-    std::vector<int64_t> idx;
-    for (int64_t i = begin; i < std::min(data.size(), begin + batch_size); ++i) idx.push_back(i);
-    auto batch = data.get(idx, 0).to(device);
-    auto logits = model.forward(batch.input);
-    const int64_t n = logits.size(1);
-    auto pred = logits.narrow(1, 0, n - 1).reshape({-1, logits.size(2)}).to(torch::kFloat);
-    auto target = batch.labels.narrow(1, 1, n - 1).reshape({-1});
-    auto scored = target.ne(-100);
-    const int64_t count = scored.sum().item<int64_t>();
-    if (count == 0) continue;
-    auto nll = torch::nn::functional::cross_entropy(
-        pred, target,
-        torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100).reduction(torch::kSum));
-    loss_sum += nll.item<double>();
-    correct += pred.argmax(-1).eq(target).logical_and(scored).sum().item<int64_t>();
-    tokens += count;
-  }
-  ATTND_CHECK_INPUT(tokens > 0, "the evaluation set has no scored token (every label is -100)");
-  const double loss = loss_sum / static_cast<double>(tokens);
-  return {{"loss", loss},
-          {"perplexity", std::exp(loss)},
-          {"accuracy", static_cast<double>(correct) / static_cast<double>(tokens)},
-          {"tokens", static_cast<double>(tokens)}};
+  return sums;
 }
 
 Metrics evaluate_model(ModelImpl& model, const Dataset& data, int64_t batch_size,
                        const torch::Device& device) {
-  if (model.model_type() == "gpt2") return evaluate_language_model(model, data, batch_size, device);
-  return evaluate_classifier(model, data, batch_size, device);
+  ATTND_CHECK_INPUT(data.size() > 0, "the evaluation set is empty");
+  return task_kind_info(model.task_kind()).metrics(evaluate_sums(model, data, batch_size, device));
 }
 
-std::string selection_metric_for(const std::string& model_type) {
-  return model_type == "gpt2" ? "loss" : "accuracy";
+const std::string& selection_metric_for(TaskKind kind) {
+  return task_kind_info(kind).selection_metric;
 }
 
-bool selection_higher_is_better(const std::string& model_type) { return model_type != "gpt2"; }
+bool selection_higher_is_better(TaskKind kind) { return task_kind_info(kind).higher_is_better; }
 
 torch::Tensor predict_probabilities(ModelImpl& model, const Dataset& data, int64_t batch_size,
                                     const torch::Device& device) {
+  ATTND_CHECK_INPUT(model.task_kind() == TaskKind::kClassification, "class probabilities need a "
+                    "classifier; this ", model.model_type(), " model is a ",
+                    to_string(model.task_kind()), " model");
   torch::NoGradGuard no_grad;
   model.eval();
   std::vector<torch::Tensor> parts;
-  for (int64_t begin = 0; begin < data.size(); begin += batch_size) {
-    std::vector<int64_t> idx;
-    for (int64_t i = begin; i < std::min(data.size(), begin + batch_size); ++i) idx.push_back(i);
+  for (const auto& idx : eval_batches(data.size(), batch_size)) {
     auto batch = data.get(idx, 0).to(device);
-    parts.push_back(torch::softmax(model.forward(batch.input).to(torch::kFloat), -1).cpu());
+    parts.push_back(torch::softmax(model.forward(batch.input).logits.to(torch::kFloat), -1).cpu());
   }
   return torch::cat(parts);
 }
@@ -141,22 +90,26 @@ SupervisedTask::SupervisedTask(Model model, const Dataset* eval_data, int64_t ev
       device_(device), label_smoothing_(label_smoothing) {}
 
 StepLoss SupervisedTask::loss(const Batch& batch) {
-  auto logits = model_->forward(batch.input);
-  auto loss = task_loss(model_->model_type(), logits, batch.labels, label_smoothing_);
+  auto loss = task_loss(*model_, model_->forward(batch.input), batch, label_smoothing_);
   return {loss, {{"task", loss.item<double>()}}};
 }
 
-Metrics SupervisedTask::evaluate() {
+EvalSums SupervisedTask::evaluate_sums() {
   ATTND_CHECK(eval_data_ != nullptr, "no evaluation data was given");
-  return evaluate_model(*model_, *eval_data_, eval_batch_size_, device_);
+  ATTND_CHECK_INPUT(eval_data_->size() > 0, "the evaluation set is empty");
+  return attnd::evaluate_sums(*model_, *eval_data_, eval_batch_size_, device_);
+}
+
+Metrics SupervisedTask::metrics_from(const EvalSums& sums) const {
+  return task_kind_info(model_->task_kind()).metrics(sums);
 }
 
 std::string SupervisedTask::selection_metric() const {
-  return selection_metric_for(model_->model_type());
+  return selection_metric_for(model_->task_kind());
 }
 
 bool SupervisedTask::higher_is_better() const {
-  return selection_higher_is_better(model_->model_type());
+  return selection_higher_is_better(model_->task_kind());
 }
 
 }  // namespace attnd

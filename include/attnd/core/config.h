@@ -112,9 +112,8 @@ class Config {
   nlohmann::json to_json() const;
   // The resolved config as TOML: every key (defaults included), grouped in sections, each with
   // its help as a comment. Loading it back with the same schema gives an equal Config.
+  // (Written to a file with io/atomic_file.h's write_file_atomic: core does not write files.)
   std::string to_toml() const;
-  // Writes to_toml() atomically (temp file + rename).
-  void save(const std::string& path) const;
 
   bool operator==(const Config& other) const;
   bool operator!=(const Config& other) const { return !(*this == other); }

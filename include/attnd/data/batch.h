@@ -1,4 +1,4 @@
-// A batch of model inputs with labels, and the dataset interface the trainer draws from.
+// A batch of model inputs with targets, and the dataset interface the trainer draws from.
 #pragma once
 
 #include <torch/types.h>
@@ -6,16 +6,23 @@
 #include <cstdint>
 #include <vector>
 
-#include "attnd/models/model.h"
+#include "attnd/core/model_input.h"
+#include "attnd/core/tensor_map.h"
 
 namespace attnd {
 
 struct Batch {
   ModelInput input;
-  torch::Tensor labels;  // [B] long class ids, or [B, N] long token ids (LM; -100 = ignore)
+  // Dense targets, one row per example: [B] long class ids, or [B, N] long token ids (language
+  // models; -100 = ignore). Undefined when the targets are ragged.
+  torch::Tensor labels;
+  // Ragged targets, one map per example, for targets whose shape differs between examples (a
+  // detector's "boxes" [n_i, 4] and "class_labels" [n_i]). Empty when `labels` says it all.
+  std::vector<TensorMap> targets;
 
-  Batch to(const torch::Device& device) const { return {input.to(device), labels.to(device)}; }
-  int64_t size() const { return labels.size(0); }
+  Batch to(const torch::Device& device) const;
+  // Examples in the batch: from the inputs (labels may be undefined).
+  int64_t size() const;
 };
 
 class Dataset {

@@ -48,7 +48,10 @@ class DistillTask : public Task {
   Model model() override { return student_; }
   nlohmann::json checkpoint_config() override;
   StepLoss loss(const Batch& batch) override;
-  Metrics evaluate() override;
+  EvalSums evaluate_sums() override;
+  Metrics metrics_from(const EvalSums& sums) const override;
+  std::string selection_metric() const override;
+  bool higher_is_better() const override;
 
   const DistillSpec& spec() const { return spec_; }
 

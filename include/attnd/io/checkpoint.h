@@ -15,7 +15,6 @@
 #include <string>
 
 #include "attnd/core/tensor_map.h"
-#include "attnd/models/model.h"
 
 namespace attnd {
 
@@ -33,16 +32,18 @@ void save_checkpoint(const std::string& dir, const nlohmann::json& config,
                      const std::map<std::string, TensorMap>& extra_tensor_files = {},
                      const std::map<std::string, nlohmann::json>& extra_json_files = {});
 
-// save_checkpoint(dir, model.config_json(), model.export_hf(model.state()), ...).
-void save_model(const std::string& dir, ModelImpl& model,
-                const std::map<std::string, TensorMap>& extra_tensor_files = {},
-                const std::map<std::string, nlohmann::json>& extra_json_files = {});
-
-// Accepts a checkpoint directory (config.json + model.safetensors or a sharded index), a
-// .safetensors file or a model.safetensors.index.json with config.json next to it. Creates the
-// model from config.json, maps the tensors through import_hf and loads them (every parameter
-// required, none left over), then moves the model to `device`.
-Model load_model(const std::string& dir_or_file, const torch::Device& device = torch::kCPU);
+// Where a model's files are: `dir_or_file` is a checkpoint directory (config.json +
+// model.safetensors or a sharded index), a .safetensors file or a model.safetensors.index.json with
+// config.json next to it. InputError naming what is missing otherwise. (Loading the model itself
+// is models/model_io.h's load_model.)
+struct CheckpointFiles {
+  std::string config;   // config.json
+  std::string weights;  // model.safetensors, another .safetensors file, or a sharded index
+  bool sharded = false;
+};
+CheckpointFiles find_checkpoint_files(const std::string& dir_or_file);
+// The tensors of `files.weights` as stored (HF names), single file or sharded.
+TensorMap read_checkpoint_weights(const CheckpointFiles& files);
 
 // True if `dir` holds config.json and model weights.
 bool is_checkpoint_dir(const std::string& dir);

@@ -51,7 +51,8 @@ class AttentionMimicryTask : public Task {
                        const Dataset* eval_data, int64_t eval_batch_size, torch::Device device);
   Model model() override { return student_; }
   StepLoss loss(const Batch& batch) override;
-  Metrics evaluate() override;
+  EvalSums evaluate_sums() override;
+  Metrics metrics_from(const EvalSums& sums) const override;
   std::string selection_metric() const override { return "attn_ce"; }
   bool higher_is_better() const override { return false; }
 

@@ -1,37 +1,17 @@
-// MAE pre-training as a trainer Task, and the export of its encoder as a ViT classifier (the
-// attention-transfer teacher and the start of MAE fine-tuning).
+// The export of a pre-trained MAE encoder as a ViT classifier (the attention-transfer teacher and
+// the start of MAE fine-tuning). MAE pre-training itself needs nothing here: vit_mae's traits say
+// kMaskedPatches, whose loss and evaluation the task-kind table (train/task_kinds.h) holds.
 #pragma once
 
-#include <memory>
 #include <string>
+#include <vector>
 
 #include "attnd/models/vit_mae.h"
-#include "attnd/train/task.h"
 
 namespace attnd {
 
-// Loss: the masked-patch MSE of VitMaeModelImpl::reconstruct (labels unused). Evaluation: the same
-// loss on the held-out images with a fixed mask per evaluation, so evaluations are comparable.
-class MaeTask : public Task {
- public:
-  MaeTask(std::shared_ptr<VitMaeModelImpl> model, const Dataset* eval_data, int64_t eval_batch_size,
-          torch::Device device);
-  Model model() override { return model_; }
-  StepLoss loss(const Batch& batch) override;
-  Metrics evaluate() override;
-  std::string selection_metric() const override { return "loss"; }
-  bool higher_is_better() const override { return false; }
-
- private:
-  std::shared_ptr<VitMaeModelImpl> model_;
-  const Dataset* eval_data_;
-  int64_t eval_batch_size_;
-  torch::Device device_;
-};
-
-// The mean masked-patch loss of `model` over `data`, masks drawn from `seed`.
-double mae_loss_on(VitMaeModelImpl& model, const Dataset& data, int64_t batch_size,
-                   const torch::Device& device, uint64_t seed);
+// Class names as an HF label map (id2label / label2id in order).
+LabelMap label_map_of(const std::vector<std::string>& class_names);
 
 // Writes the encoder of the MAE checkpoint at `mae_dir` as a ViT classification checkpoint at
 // `out_dir` with these class names and pooling ("cls" | "mean"); the head is freshly initialised

@@ -58,5 +58,13 @@ std::string find_run_config(const std::string& checkpoint_dir);
 // "data.key=value" assignments for every data.* key of that config.toml (other tables are
 // ignored: they belong to the verb that wrote it), ready for Config::apply_override.
 std::vector<std::string> data_overrides_from_run_config(const std::string& toml_path);
+// The data settings of the run that wrote `checkpoint` — so that its test split is the one it
+// never trained on — as a recipe Config: the recipe defaults, then that run's config.toml data.*
+// (when one is found), then `overrides` ("data.key=value" only; InputError for other keys).
+// data.vocab defaults to the checkpoint itself (its tokenizer.json). `source` receives the
+// config.toml used, or "".
+Config checkpoint_data_config(const std::string& checkpoint,
+                              const std::vector<std::string>& overrides,
+                              std::string* source = nullptr);
 
 }  // namespace attnd

@@ -43,8 +43,17 @@ class AttentionCopyModelImpl : public ModelImpl {
   AttentionCopyModelImpl(Model student, Model teacher, AttentionCopySpec spec);
 
   std::string model_type() const override { return student_->model_type(); }
+  ModelTraits traits() const override { return student_->traits(); }
+  Pooling pooling() const override { return student_->pooling(); }
+  PatchGrid patch_grid() const override { return student_->patch_grid(); }
+  AttentionMask attention_mask(const ModelInput& input) const override {
+    return student_->attention_mask(input);
+  }
+  bool is_fixed_parameter(const std::string& name) const override {
+    return student_->is_fixed_parameter(name);
+  }
   nlohmann::json base_config_json() const override;
-  torch::Tensor forward(const ModelInput& input, Taps* taps = nullptr) override;
+  ModelOutput forward(const ModelInput& input, Taps* taps = nullptr) override;
   int64_t num_layers() const override { return student_->num_layers(); }
   Attention attention(int64_t layer) override { return student_->attention(layer); }
   TensorMap import_hf(TensorMap tensors) const override { return student_->import_hf(std::move(tensors)); }

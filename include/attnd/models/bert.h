@@ -55,7 +55,8 @@ TORCH_MODULE(BertEmbeddings);
 // HF BertLayer (post-LN).
 struct BertLayerImpl : torch::nn::Module {
   explicit BertLayerImpl(const BertConfig& c);
-  torch::Tensor forward(const torch::Tensor& x, const AttentionMask& mask, Taps* taps, int64_t layer);
+  torch::Tensor forward(const torch::Tensor& x, const AttentionMask& mask, Taps* taps,
+                        const LayerId& layer);
   Attention attention{nullptr};
   Intermediate intermediate{nullptr};
   FeedForwardOutput output{nullptr};
@@ -90,10 +91,13 @@ class BertModelImpl : public ModelImpl {
   // Builds and initialises (HF _init_weights, global torch RNG) a model.
   explicit BertModelImpl(const BertConfig& config);
 
+  static constexpr ModelTraits kTraits{TaskKind::kClassification, Modality::kText, false};
   std::string model_type() const override { return "bert"; }
+  ModelTraits traits() const override { return kTraits; }
+  Pooling pooling() const override { return Pooling::kCls; }  // HF's pooler: tanh(dense(h[:, 0]))
   nlohmann::json base_config_json() const override { return config_.to_json(); }
   // input_ids [B, N] (+ attention_mask, token_type_ids) → logits [B, num_labels].
-  torch::Tensor forward(const ModelInput& input, Taps* taps = nullptr) override;
+  ModelOutput forward(const ModelInput& input, Taps* taps = nullptr) override;
   // The last layer's output [B, N, D] (HF last_hidden_state).
   torch::Tensor encode(const ModelInput& input, Taps* taps = nullptr);
   int64_t num_layers() const override { return config_.num_hidden_layers; }

@@ -70,7 +70,7 @@ struct Gpt2MlpImpl : torch::nn::Module {
 TORCH_MODULE(Gpt2Mlp);
 
 // Records `hidden` as layer `layer`'s hidden state when the taps ask for it.
-void record_hidden(Taps* taps, int64_t layer, const torch::Tensor& hidden);
+void record_hidden(Taps* taps, const LayerId& layer, const torch::Tensor& hidden);
 
 // Checks input_ids [B, N] (int64, ids in [0, vocab), N <= max_positions); `who` names the model.
 // Out-of-range ids are caught here (one host sync) rather than as a device-side assert.

@@ -46,7 +46,8 @@ struct Gpt2Config {
 // HF GPT2Block (pre-LN).
 struct Gpt2BlockImpl : torch::nn::Module {
   explicit Gpt2BlockImpl(const Gpt2Config& c);
-  torch::Tensor forward(const torch::Tensor& x, const AttentionMask& mask, Taps* taps, int64_t layer);
+  torch::Tensor forward(const torch::Tensor& x, const AttentionMask& mask, Taps* taps,
+                        const LayerId& layer);
   torch::nn::LayerNorm ln_1{nullptr};
   Attention attn{nullptr};
   torch::nn::LayerNorm ln_2{nullptr};
@@ -69,11 +70,13 @@ class Gpt2ModelImpl : public ModelImpl {
   // Builds and initialises (HF _init_weights, global torch RNG) a model.
   explicit Gpt2ModelImpl(const Gpt2Config& config);
 
+  static constexpr ModelTraits kTraits{TaskKind::kLanguageModel, Modality::kText, true};
   std::string model_type() const override { return "gpt2"; }
+  ModelTraits traits() const override { return kTraits; }
   nlohmann::json base_config_json() const override { return config_.to_json(); }
   // input_ids [B, N] (+ attention_mask) → LM logits [B, N, vocab_size]. Causal; padded keys
   // (attention_mask 0) are masked too. Positions are 0..N-1 regardless of padding (as HF).
-  torch::Tensor forward(const ModelInput& input, Taps* taps = nullptr) override;
+  ModelOutput forward(const ModelInput& input, Taps* taps = nullptr) override;
   // HF's last_hidden_state: ln_f of the last block's output, [B, N, n_embd].
   torch::Tensor encode(const ModelInput& input, Taps* taps = nullptr);
   int64_t num_layers() const override { return config_.n_layer; }

@@ -3,6 +3,10 @@
 // Parameter names equal the Hugging Face names of the same model (task-model layout, e.g.
 // "vit.encoder.layer.0.attention.attention.query.weight"), so a checkpoint's model.safetensors is
 // a file HF can read and an HF file is one attnd can read (through import_hf / export_hf).
+//
+// What a model *is* — its task, its modality, whether it is causal — is data (ModelTraits), not
+// its name: the engine (losses, evaluation, masks, data checks) asks the traits, so a new model
+// family is one file plus one registry line, with no string comparison elsewhere.
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
@@ -13,34 +17,83 @@
 #include <string>
 #include <vector>
 
+#include "attnd/core/model_input.h"
 #include "attnd/core/tensor_map.h"
 #include "attnd/nn/attention.h"
+#include "attnd/nn/mask.h"
 #include "attnd/nn/taps.h"
 
 namespace attnd {
 
-// Inputs of any model; each model reads the fields it needs and rejects a missing one.
-struct ModelInput {
-  torch::Tensor pixel_values;    // [B, C, H, W] float (vit)
-  torch::Tensor input_ids;       // [B, N] long (bert, gpt2)
-  torch::Tensor attention_mask;  // [B, N], 1 = real token, 0 = padding (optional)
-  torch::Tensor token_type_ids;  // [B, N] long (bert, optional)
+struct LabelMap;  // models/blocks.h
 
-  ModelInput to(const torch::Device& device) const;
-  int64_t batch_size() const;
+// What a model's outputs mean, which picks its loss, evaluation and selection metric
+// (train/task_kinds.h).
+enum class TaskKind {
+  kClassification,  // logits [B, num_labels] against labels [B]
+  kLanguageModel,   // logits [B, N, vocab], position t predicts label t+1
+  kMaskedPatches,   // masked-image modelling: the model scores its own reconstruction ("loss")
+  kDetection,       // class logits and boxes per query, against ragged targets
+};
+// Which ModelInput fields a model reads.
+enum class Modality { kImage, kText };
+// How a classifier turns its token states into one vector.
+enum class Pooling { kNone, kCls, kMean };
+
+std::string to_string(TaskKind kind);
+std::string to_string(Modality modality);
+std::string to_string(Pooling pooling);
+
+// Fixed per model family: registry.cpp lists each family's traits next to its constructor.
+struct ModelTraits {
+  TaskKind task = TaskKind::kClassification;
+  Modality modality = Modality::kImage;
+  bool causal = false;  // every attention layer is causal (a decoder-only LM)
+};
+
+// What forward returns: the main logits plus named extra outputs (a detector's "pred_boxes", a
+// masked autoencoder's "loss" and "mask", per-branch outputs such as "teacher.logits").
+struct ModelOutput {
+  torch::Tensor logits;
+  TensorMap extra;
+
+  bool has(const std::string& name) const { return extra.count(name) > 0; }
+  // attnd::Error naming the output and the ones present when it is missing.
+  const torch::Tensor& at(const std::string& name) const;
+};
+
+// Rows × columns of an image model's patch tokens (after its leading CLS token); 0 × 0 otherwise.
+struct PatchGrid {
+  int64_t rows = 0, cols = 0;
+  bool empty() const { return rows == 0 || cols == 0; }
 };
 
 class ModelImpl : public torch::nn::Module {
  public:
-  // "vit", "bert", "gpt2": HF's model_type.
+  // "vit", "bert", "gpt2", "vit_mae": HF's model_type. For messages and config.json only — the
+  // engine decides by traits(), never by this name.
   virtual std::string model_type() const = 0;
+  virtual ModelTraits traits() const = 0;
+  TaskKind task_kind() const { return traits().task; }
+  Modality modality() const { return traits().modality; }
+  bool is_causal() const { return traits().causal; }
+  // Classifiers: how token states are pooled; kNone for other models.
+  virtual Pooling pooling() const { return Pooling::kNone; }
+  // Image models: the patch grid of the token sequence (for heatmaps over the image).
+  virtual PatchGrid patch_grid() const { return {}; }
+  // The mask the model's own attention applies for `input`: its key padding (input.attention_mask)
+  // and causality. Losses over attention rows mask the same positions.
+  virtual AttentionMask attention_mask(const ModelInput& input) const;
+
   // The HF config.json of this model (model_type, sizes, id2label...) plus attnd's own keys under
   // "attnd" (e.g. pooling): base_config_json() with "attnd.mixers" set to the spec of every layer
   // whose mixer is not plain softmax ({"<layer>": spec}), which create_model applies again.
   nlohmann::json config_json() const;
 
-  // Classification logits [B, num_labels] (vit, bert) or LM logits [B, N, vocab] (gpt2).
-  virtual torch::Tensor forward(const ModelInput& input, Taps* taps = nullptr) = 0;
+  // logits: class logits [B, num_labels] (classifiers), LM logits [B, N, vocab] (language
+  // models), predicted pixels per patch (masked autoencoders); extra outputs as the model's
+  // header documents.
+  virtual ModelOutput forward(const ModelInput& input, Taps* taps = nullptr) = 0;
 
   virtual int64_t num_layers() const = 0;
   virtual Attention attention(int64_t layer) = 0;
@@ -58,6 +111,15 @@ class ModelImpl : public torch::nn::Module {
   // Loads `tensors` (this model's names) into the parameters. Every parameter must be present with
   // the right shape and no name may be left over; InputError names the first offender otherwise.
   void load_state(const TensorMap& tensors, const std::string& source);
+
+  // Parameters that are fixed by construction and never trained (e.g. MAE's sin-cos position
+  // tables): unfreezing a model leaves them frozen. Names as in named_parameters().
+  virtual bool is_fixed_parameter(const std::string& /*name*/) const { return false; }
+  // Pre-training models: the model fine-tuning starts from, with `labels` and a fresh head drawn
+  // from the global torch RNG (MAE: its encoder as a ViT classifier). Null for other models.
+  virtual std::shared_ptr<ModelImpl> downstream_model(const LabelMap& /*labels*/) const {
+    return nullptr;
+  }
 
  protected:
   // The model's own config (what its Config struct writes), without the mixers.

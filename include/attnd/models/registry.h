@@ -14,11 +14,13 @@ namespace attnd {
 // num_labels / id2label, and "attnd"), for rejecting typos in a recipe's [model] table. Unknown
 // keys in an HF config.json itself are ignored (HF files carry many). InputError for an unknown type.
 std::vector<std::string> model_config_keys(const std::string& model_type);
+// The traits of a registered model type (what its models' traits() return), without building one.
+ModelTraits model_traits(const std::string& model_type);
 
 // Sets the mixers a config names under "attnd.mixers" ({"<layer>": mixer spec}); create_model
 // calls it, so a linearized checkpoint comes back linearized. InputError for a bad layer or spec.
 void apply_mixers(ModelImpl& model, const nlohmann::json& config);
 // create_model then re-adds the LoRA adapters a config names under "attnd.lora" (apply_lora in
-// attnd/nn/lora.h).
+// attnd/models/lora_model.h).
 
 }  // namespace attnd

@@ -65,7 +65,7 @@ TORCH_MODULE(VitEmbeddings);
 // HF ViTLayer (pre-LN).
 struct VitLayerImpl : torch::nn::Module {
   explicit VitLayerImpl(const VitConfig& c);
-  torch::Tensor forward(const torch::Tensor& x, Taps* taps, int64_t layer);
+  torch::Tensor forward(const torch::Tensor& x, Taps* taps, const LayerId& layer);
   Attention attention{nullptr};
   Intermediate intermediate{nullptr};
   FeedForwardOutput output{nullptr};
@@ -94,10 +94,14 @@ class VitModelImpl : public ModelImpl {
   // Builds and initialises (HF _init_weights, global torch RNG) a model.
   explicit VitModelImpl(const VitConfig& config);
 
+  static constexpr ModelTraits kTraits{TaskKind::kClassification, Modality::kImage, false};
   std::string model_type() const override { return "vit"; }
+  ModelTraits traits() const override { return kTraits; }
+  Pooling pooling() const override;
+  PatchGrid patch_grid() const override;
   nlohmann::json base_config_json() const override { return config_.to_json(); }
   // pixel_values [B, C, H, W] → logits [B, num_labels].
-  torch::Tensor forward(const ModelInput& input, Taps* taps = nullptr) override;
+  ModelOutput forward(const ModelInput& input, Taps* taps = nullptr) override;
   // HF's last_hidden_state: vit.layernorm of the last block's output, [B, P + 1, D] (row 0 = CLS).
   torch::Tensor encode(const ModelInput& input, Taps* taps = nullptr);
   int64_t num_layers() const override { return config_.num_hidden_layers; }

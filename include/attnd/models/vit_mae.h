@@ -53,11 +53,19 @@ class VitMaeModelImpl : public ModelImpl {
  public:
   explicit VitMaeModelImpl(const VitMaeConfig& config);
 
+  static constexpr ModelTraits kTraits{TaskKind::kMaskedPatches, Modality::kImage, false};
   std::string model_type() const override { return "vit_mae"; }
+  ModelTraits traits() const override { return kTraits; }
+  PatchGrid patch_grid() const override;
   nlohmann::json base_config_json() const override { return config_.to_json(); }
-  // The predicted pixels of every patch, [B, P, patch²·C], for a fresh random mask drawn from the
-  // global torch RNG (HF ViTMAEForPreTraining's logits).
-  torch::Tensor forward(const ModelInput& input, Taps* taps = nullptr) override;
+  // reconstruct() for a fresh random mask drawn from the global torch RNG: logits = the predicted
+  // pixels of every patch, [B, P, patch²·C] (HF ViTMAEForPreTraining's logits); extra "loss"
+  // (scalar, the masked-patch MSE) and "mask" ([B, P], 1 = masked).
+  ModelOutput forward(const ModelInput& input, Taps* taps = nullptr) override;
+  // The sin-cos position tables are fixed, never trained.
+  bool is_fixed_parameter(const std::string& name) const override;
+  // The encoder as a ViT classifier with a fresh head (vit_from_mae, this model's pooling).
+  Model downstream_model(const LabelMap& labels) const override;
   // Masks, encodes, decodes and scores. `noise` [B, P] (optional) fixes the mask: the patches
   // with the smallest noise stay visible (as in MAE and HF).
   MaeOutput reconstruct(const torch::Tensor& pixel_values, Taps* taps = nullptr,

@@ -50,15 +50,31 @@ struct AttentionOutputImpl : torch::nn::Module {
 };
 TORCH_MODULE(AttentionOutput);
 
+// The inputs of one attention call. Self-attention: key_value undefined (keys and values come
+// from `query`). Cross-attention (a decoder's queries over an encoder's memory): key_value = the
+// memory. Positional terms (DETR's sine or learned embeddings) are added to the inputs of the
+// query and key projections only, never to the values' input, and they are optional.
+struct AttentionInputs {
+  torch::Tensor query;      // [B, Nq, D]
+  torch::Tensor key_value;  // [B, Nk, D]; undefined = self-attention
+  torch::Tensor query_pos;  // broadcastable to [B, Nq, D]; optional
+  torch::Tensor key_pos;    // broadcastable to [B, Nk, D]; optional
+};
+
 class AttentionImpl : public torch::nn::Module {
  public:
   explicit AttentionImpl(const AttentionOptions& options);
 
-  // x: [B, N, D] → [B, N, D]. For kBert the result is LayerNorm(x + out) (HF's BertAttention holds
-  // that residual and norm); for the pre-LN layouts it is the projected output before the residual.
-  // `layer` is this layer's index in the model (the key into taps); taps may be null.
+  // Self-attention, x: [B, N, D] → [B, N, D]. For kBert the result is LayerNorm(x + out) (HF's
+  // BertAttention holds that residual and norm); for the pre-LN layouts it is the projected output
+  // before the residual. `layer` addresses this layer in the taps (a plain number = the model's
+  // first stack); taps may be null.
   torch::Tensor forward(const torch::Tensor& x, const AttentionMask& mask, Taps* taps,
-                        int64_t layer);
+                        const LayerId& layer);
+  // The general form: [B, Nq, D] queries over [B, Nk, D] keys/values → [B, Nq, D]. The mask's
+  // key padding is over the Nk keys. kBert's residual is the query input (without query_pos).
+  torch::Tensor forward(const AttentionInputs& inputs, const AttentionMask& mask, Taps* taps,
+                        const LayerId& layer);
 
   // Per-head projections, [B, H, N, Dh].
   torch::Tensor queries(const torch::Tensor& x);
@@ -83,9 +99,9 @@ class AttentionImpl : public torch::nn::Module {
  private:
   torch::Tensor split_heads(const torch::Tensor& x) const;  // [B, N, D] → [B, H, N, Dh]
   torch::Tensor project(const torch::Tensor& x, int which);  // 0 q, 1 k, 2 v → [B, N, D]
-  // Injected attention must be [B, H, N, N] for this input.
-  void check_injected_attention(const torch::Tensor& given, const torch::Tensor& x,
-                                int64_t layer) const;
+  // Injected attention must be [B, H, Nq, Nk] for these inputs.
+  void check_injected_attention(const torch::Tensor& given, int64_t batch, int64_t nq, int64_t nk,
+                                const LayerId& layer) const;
 
   AttentionOptions options_;
   QkvProjections qkv_{nullptr};          // kBert ("self"), kVit ("attention")

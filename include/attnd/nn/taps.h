@@ -1,5 +1,10 @@
 // Taps: a per-forward object that says, per layer, what to record and what to inject.
 // Passed down explicitly (no global state). The distiller owns it; models only forward it.
+//
+// A layer is addressed by (stack, index): an encoder-only or decoder-only model has one stack,
+// kEncoder, and a plain layer number means that stack; an encoder–decoder model (a detector) also
+// has its decoder's self-attention layers (kDecoder) and its cross-attention layers (kCross), each
+// numbered from 0.
 #pragma once
 
 #include <torch/types.h>
@@ -7,10 +12,31 @@
 #include <cstdint>
 #include <map>
 #include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
 namespace attnd {
+
+enum class Stack : int { kEncoder = 0, kDecoder = 1, kCross = 2 };
+const char* to_string(Stack stack);  // "encoder", "decoder", "cross"
+
+struct LayerId {
+  Stack stack = Stack::kEncoder;
+  int64_t index = 0;
+
+  LayerId() = default;
+  // A plain layer number: the layer of the model's first (or only) stack.
+  LayerId(int64_t layer) : index(layer) {}  // NOLINT(google-explicit-constructor): on purpose
+  LayerId(Stack s, int64_t layer) : stack(s), index(layer) {}
+
+  bool operator<(const LayerId& o) const {
+    return stack != o.stack ? stack < o.stack : index < o.index;
+  }
+  bool operator==(const LayerId& o) const { return stack == o.stack && index == o.index; }
+};
+// "3" for encoder layers (the common case, as before stacks existed), "decoder 3", "cross 3".
+std::string to_string(const LayerId& id);
 
 // What a layer can record. Bit flags, combine with |.
 enum Record : unsigned {
@@ -40,39 +66,39 @@ enum class Projection { kQuery, kKey, kValue };
 
 class Taps {
  public:
-  // Record `what` in `layers` (empty = every layer). Calls accumulate.
-  Taps& record(unsigned what, const std::set<int64_t>& layers = {});
+  // Record `what` in `layers` (empty = every layer of every stack). Calls accumulate.
+  Taps& record(unsigned what, const std::set<LayerId>& layers = {});
   // Make `layer` use these probabilities [B, H, Nq, Nk] instead of computing its own: the layer
   // then does not compute its own queries and keys (attention copy).
-  Taps& inject_probs(int64_t layer, torch::Tensor probs);
+  Taps& inject_probs(const LayerId& layer, torch::Tensor probs);
   // Make `layer` use softmax(logits + mask) with these pre-softmax logits [B, H, Nq, Nk]. With
   // `heads` given, only those heads take the injected logits; the others compute their own.
-  Taps& inject_logits(int64_t layer, torch::Tensor logits, std::vector<int64_t> heads = {});
+  Taps& inject_logits(const LayerId& layer, torch::Tensor logits, std::vector<int64_t> heads = {});
   // Make `layer` use this per-head projection [B, H, N, Dh] instead of computing its own.
-  Taps& inject_projection(int64_t layer, Projection which, torch::Tensor value);
+  Taps& inject_projection(const LayerId& layer, Projection which, torch::Tensor value);
 
-  bool wants(int64_t layer, Record what) const;
-  const torch::Tensor* injected_probs(int64_t layer) const;
-  const torch::Tensor* injected_logits(int64_t layer) const;
+  bool wants(const LayerId& layer, Record what) const;
+  const torch::Tensor* injected_probs(const LayerId& layer) const;
+  const torch::Tensor* injected_logits(const LayerId& layer) const;
   // The heads that take injected logits at `layer`; empty = all.
-  const std::vector<int64_t>& injected_heads(int64_t layer) const;
-  const torch::Tensor* injected_projection(int64_t layer, Projection which) const;
+  const std::vector<int64_t>& injected_heads(const LayerId& layer) const;
+  const torch::Tensor* injected_projection(const LayerId& layer, Projection which) const;
 
   // Models and attention modules write here.
-  LayerCapture& capture(int64_t layer) { return captures_[layer]; }
+  LayerCapture& capture(const LayerId& layer) { return captures_[layer]; }
   // Readers: throws attnd::Error naming the layer if nothing was recorded there.
-  const LayerCapture& at(int64_t layer) const;
-  const std::map<int64_t, LayerCapture>& captures() const { return captures_; }
+  const LayerCapture& at(const LayerId& layer) const;
+  const std::map<LayerId, LayerCapture>& captures() const { return captures_; }
   void clear_captures() { captures_.clear(); }
 
  private:
   unsigned record_all_layers_ = kRecordNone;
-  std::map<int64_t, unsigned> record_per_layer_;
-  std::map<int64_t, torch::Tensor> inject_probs_;
-  std::map<int64_t, torch::Tensor> inject_logits_;
-  std::map<int64_t, std::vector<int64_t>> inject_heads_;
-  std::map<std::pair<int64_t, int>, torch::Tensor> inject_projection_;
-  std::map<int64_t, LayerCapture> captures_;
+  std::map<LayerId, unsigned> record_per_layer_;
+  std::map<LayerId, torch::Tensor> inject_probs_;
+  std::map<LayerId, torch::Tensor> inject_logits_;
+  std::map<LayerId, std::vector<int64_t>> inject_heads_;
+  std::map<std::pair<LayerId, int>, torch::Tensor> inject_projection_;
+  std::map<LayerId, LayerCapture> captures_;
 };
 
 }  // namespace attnd

@@ -1,43 +1,41 @@
-// Task losses and metrics shared by supervised training and distillation.
+// Evaluation over whole datasets and plain supervised training, through the task-kind table
+// (task_kinds.h): what a model's traits say it is decides its loss and its metrics.
 #pragma once
 
 #include <torch/types.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "attnd/data/batch.h"
 #include "attnd/models/model.h"
 #include "attnd/train/task.h"
+#include "attnd/train/task_kinds.h"
 
 namespace attnd {
 
-// Mean cross-entropy of class logits [B, C] against labels [B], with optional label smoothing.
-torch::Tensor classification_loss(const torch::Tensor& logits, const torch::Tensor& labels,
-                                  double label_smoothing = 0.0);
-// Next-token cross-entropy of LM logits [B, N, V] against labels [B, N] (shifted inside: position
-// t predicts label t+1; -100 is ignored).
-torch::Tensor language_model_loss(const torch::Tensor& logits, const torch::Tensor& labels);
-// The task loss a model type implies: classification for vit/bert, LM for gpt2.
-torch::Tensor task_loss(const std::string& model_type, const torch::Tensor& logits,
-                        const torch::Tensor& labels, double label_smoothing = 0.0);
+// The task loss of a model's output for a batch, by the model's task kind.
+torch::Tensor task_loss(const ModelImpl& model, const ModelOutput& output, const Batch& batch,
+                        double label_smoothing = 0.0);
 
-// Accuracy and mean loss of a classifier over a whole dataset (eval mode, no grad, in order).
-Metrics evaluate_classifier(ModelImpl& model, const Dataset& data, int64_t batch_size,
-                            const torch::Device& device);
-// A language model over a whole dataset (eval mode, no grad, in order): loss = mean next-token
-// cross-entropy over every scored token (labels != -100, shifted as in language_model_loss),
-// perplexity = exp(loss), accuracy = share of scored tokens whose argmax is right, tokens = count.
-Metrics evaluate_language_model(ModelImpl& model, const Dataset& data, int64_t batch_size,
-                                const torch::Device& device);
-// evaluate_language_model for gpt2, evaluate_classifier otherwise.
+// The evaluation sums of `model` over the examples `indices` of `data` (all when empty), in order,
+// in eval mode without grad, after seeding the global RNG with kEvaluationSeed. Sums of disjoint
+// index sets add up to the sums of their union.
+EvalSums evaluate_sums(ModelImpl& model, const Dataset& data, int64_t batch_size,
+                       const torch::Device& device, const std::vector<int64_t>& indices = {});
+// The metrics of `model` over a whole dataset, by its task kind: classifiers accuracy and mean
+// loss; language models loss = mean next-token cross-entropy over every scored token (labels !=
+// -100), perplexity = exp(loss), accuracy = share of scored tokens whose argmax is right, tokens;
+// masked autoencoders the mean masked-patch loss (masks from kEvaluationSeed).
 Metrics evaluate_model(ModelImpl& model, const Dataset& data, int64_t batch_size,
                        const torch::Device& device);
-// What picks the best checkpoint of a model type's supervised training: accuracy for
-// classifiers, loss (lower wins) for language models.
-std::string selection_metric_for(const std::string& model_type);
-bool selection_higher_is_better(const std::string& model_type);
+// What picks the best checkpoint of a task kind's supervised training: accuracy for
+// classifiers, loss (lower wins) for language models and masked autoencoders.
+const std::string& selection_metric_for(TaskKind kind);
+bool selection_higher_is_better(TaskKind kind);
 
 // Class probabilities [N, C] for a whole dataset (eval mode, no grad, in order): for ensembles.
+// InputError unless the model is a classifier.
 torch::Tensor predict_probabilities(ModelImpl& model, const Dataset& data, int64_t batch_size,
                                     const torch::Device& device);
 
@@ -45,14 +43,15 @@ torch::Tensor predict_probabilities(ModelImpl& model, const Dataset& data, int64
 Metrics evaluate_ensemble(const std::vector<Model>& members, const Dataset& data,
                           int64_t batch_size, const torch::Device& device);
 
-// Plain supervised training of one model.
+// Plain supervised training of one model, with the loss and evaluation of its task kind.
 class SupervisedTask : public Task {
  public:
   SupervisedTask(Model model, const Dataset* eval_data, int64_t eval_batch_size,
                  torch::Device device, double label_smoothing = 0.0);
   Model model() override { return model_; }
   StepLoss loss(const Batch& batch) override;
-  Metrics evaluate() override;
+  EvalSums evaluate_sums() override;
+  Metrics metrics_from(const EvalSums& sums) const override;
   std::string selection_metric() const override;
   bool higher_is_better() const override;
 

@@ -10,6 +10,7 @@
 
 #include "attnd/data/batch.h"
 #include "attnd/models/model.h"
+#include "attnd/train/eval_sums.h"
 
 namespace attnd {
 
@@ -17,9 +18,6 @@ struct StepLoss {
   torch::Tensor total;                   // the scalar that is backpropagated
   std::map<std::string, double> parts;   // named components for the log (e.g. task, attn)
 };
-
-// Evaluation results by name ("accuracy", "loss", ...).
-using Metrics = std::map<std::string, double>;
 
 class Task {
  public:
@@ -30,8 +28,12 @@ class Task {
   virtual nlohmann::json checkpoint_config() { return model()->config_json(); }
   // Training-mode loss of one (micro-)batch already on the device.
   virtual StepLoss loss(const Batch& batch) = 0;
-  // Evaluation on the task's held-out data; leaves the model in eval mode.
-  virtual Metrics evaluate() = 0;
+  // Evaluation on the task's held-out data, as sums that add across shards (eval_sums.h); leaves
+  // the model in eval mode.
+  virtual EvalSums evaluate_sums() = 0;
+  // The metrics of summed evaluation results (the whole held-out set's).
+  virtual Metrics metrics_from(const EvalSums& sums) const = 0;
+  Metrics evaluate() { return metrics_from(evaluate_sums()); }
   // The metric that picks the best checkpoint, and whether larger is better.
   virtual std::string selection_metric() const { return "accuracy"; }
   virtual bool higher_is_better() const { return true; }
