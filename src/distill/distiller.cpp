@@ -174,16 +174,4 @@ EvalSums DistillTask::evaluate_sums() {
   return attnd::evaluate_sums(*student_, *eval_data_, eval_batch_size_, device_);
 }
 
-Metrics DistillTask::metrics_from(const EvalSums& sums) const {
-  return task_kind_info(student_->task_kind()).metrics(sums);
-}
-
-std::string DistillTask::selection_metric() const {
-  return selection_metric_for(student_->task_kind());
-}
-
-bool DistillTask::higher_is_better() const {
-  return selection_higher_is_better(student_->task_kind());
-}
-
 }  // namespace attnd

@@ -100,16 +100,4 @@ EvalSums SupervisedTask::evaluate_sums() {
   return attnd::evaluate_sums(*model_, *eval_data_, eval_batch_size_, device_);
 }
 
-Metrics SupervisedTask::metrics_from(const EvalSums& sums) const {
-  return task_kind_info(model_->task_kind()).metrics(sums);
-}
-
-std::string SupervisedTask::selection_metric() const {
-  return selection_metric_for(model_->task_kind());
-}
-
-bool SupervisedTask::higher_is_better() const {
-  return selection_higher_is_better(model_->task_kind());
-}
-
 }  // namespace attnd

@@ -45,13 +45,10 @@ class DistillTask : public Task {
   DistillTask(Model teacher, Model student, DistillSpec spec, const Dataset* eval_data,
               int64_t eval_batch_size, torch::Device device, std::string teacher_ref = "");
 
-  Model model() override { return student_; }
+  Model model() const override { return student_; }
   nlohmann::json checkpoint_config() override;
   StepLoss loss(const Batch& batch) override;
   EvalSums evaluate_sums() override;
-  Metrics metrics_from(const EvalSums& sums) const override;
-  std::string selection_metric() const override;
-  bool higher_is_better() const override;
 
   const DistillSpec& spec() const { return spec_; }
 

@@ -49,7 +49,7 @@ class AttentionMimicryTask : public Task {
  public:
   AttentionMimicryTask(Model teacher, Model student, MimicryOptions options,
                        const Dataset* eval_data, int64_t eval_batch_size, torch::Device device);
-  Model model() override { return student_; }
+  Model model() const override { return student_; }
   StepLoss loss(const Batch& batch) override;
   EvalSums evaluate_sums() override;
   Metrics metrics_from(const EvalSums& sums) const override;

@@ -48,12 +48,9 @@ class SupervisedTask : public Task {
  public:
   SupervisedTask(Model model, const Dataset* eval_data, int64_t eval_batch_size,
                  torch::Device device, double label_smoothing = 0.0);
-  Model model() override { return model_; }
+  Model model() const override { return model_; }
   StepLoss loss(const Batch& batch) override;
   EvalSums evaluate_sums() override;
-  Metrics metrics_from(const EvalSums& sums) const override;
-  std::string selection_metric() const override;
-  bool higher_is_better() const override;
 
  private:
   Model model_;

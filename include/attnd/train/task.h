@@ -11,6 +11,7 @@
 #include "attnd/data/batch.h"
 #include "attnd/models/model.h"
 #include "attnd/train/eval_sums.h"
+#include "attnd/train/task_kinds.h"
 
 namespace attnd {
 
@@ -23,7 +24,7 @@ class Task {
  public:
   virtual ~Task() = default;
   // The model whose parameters are trained and saved (the student, when distilling).
-  virtual Model model() = 0;
+  virtual Model model() const = 0;
   // The config.json written with each checkpoint (the model's, plus task keys such as a teacher).
   virtual nlohmann::json checkpoint_config() { return model()->config_json(); }
   // Training-mode loss of one (micro-)batch already on the device.
@@ -31,12 +32,20 @@ class Task {
   // Evaluation on the task's held-out data, as sums that add across shards (eval_sums.h); leaves
   // the model in eval mode.
   virtual EvalSums evaluate_sums() = 0;
-  // The metrics of summed evaluation results (the whole held-out set's).
-  virtual Metrics metrics_from(const EvalSums& sums) const = 0;
+  // The metrics of summed evaluation results (the whole held-out set's); by default those of
+  // the model's task kind (task_kinds.h).
+  virtual Metrics metrics_from(const EvalSums& sums) const {
+    return task_kind_info(model()->task_kind()).metrics(sums);
+  }
   Metrics evaluate() { return metrics_from(evaluate_sums()); }
-  // The metric that picks the best checkpoint, and whether larger is better.
-  virtual std::string selection_metric() const { return "accuracy"; }
-  virtual bool higher_is_better() const { return true; }
+  // The metric that picks the best checkpoint, and whether larger is better; by default the
+  // model's task kind's.
+  virtual std::string selection_metric() const {
+    return task_kind_info(model()->task_kind()).selection_metric;
+  }
+  virtual bool higher_is_better() const {
+    return task_kind_info(model()->task_kind()).higher_is_better;
+  }
 };
 
 }  // namespace attnd
