@@ -1,12 +1,17 @@
-// Recipe configuration: schema, TOML loading, --set overrides, errors and round trips.
+// Recipe configuration: schema, TOML loading, --set overrides, errors and round trips; and the
+// core string helpers.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <fstream>
 #include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "attnd/core/config.h"
 #include "attnd/core/error.h"
+#include "attnd/core/strings.h"
 #include "attnd/core/suggest.h"
 #include "attnd/io/atomic_file.h"
 #include "test_utils.h"
@@ -312,6 +317,36 @@ TEST(ConfigSchema, DuplicateOrOverlappingKeysAreBugs) {
   EXPECT_THROW(s.add("a.b", 2, ""), Error);
   EXPECT_THROW(s.add("a.b.c", 2, ""), Error);
   EXPECT_THROW(s.add_table("a", ""), Error);
+}
+
+// ---- strings ---------------------------------------------------------------------------------
+
+TEST(Strings, PrefixesSuffixesTrimAndCase) {
+  EXPECT_TRUE(starts_with("transformer.h.0", "transformer."));
+  EXPECT_TRUE(starts_with("abc", ""));
+  EXPECT_FALSE(starts_with("ab", "abc"));
+  EXPECT_TRUE(ends_with("model.safetensors", ".safetensors"));
+  EXPECT_FALSE(ends_with("x.json", ".index.json"));
+  EXPECT_EQ(trim(" \t a b \r\n\v\f"), "a b");
+  EXPECT_EQ(trim("   "), "");
+  EXPECT_EQ(to_lower("Content-Type: TEXT/Plain \xc3\x89"), "content-type: text/plain \xc3\x89");
+}
+
+TEST(Strings, SplitYieldsWhatAGetlineLoopYields) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(split("q, k,v", ','), (V{"q", " k", "v"}));
+  EXPECT_EQ(split("a,,b", ','), (V{"a", "", "b"}));
+  EXPECT_EQ(split("a,", ','), (V{"a"}));  // a trailing separator adds nothing
+  EXPECT_EQ(split(",a", ','), (V{"", "a"}));
+  EXPECT_EQ(split(",", ','), (V{""}));
+  EXPECT_EQ(split("", ','), V{});
+  for (const std::string s : {"1,2,,3,", ",,", "x", ",x,"}) {
+    std::stringstream in(s);
+    V expected;
+    std::string item;
+    while (std::getline(in, item, ',')) expected.push_back(item);
+    EXPECT_EQ(split(s, ','), expected) << s;
+  }
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "attnd/core/error.h"
+#include "attnd/core/strings.h"
 #include "attnd/models/model_io.h"
 #include "attnd/methods/recipe.h"
 #include "attnd/methods/recipe_data.h"
@@ -27,9 +28,7 @@ std::map<int64_t, torch::Tensor> attention_of(ModelImpl& model, const ModelInput
 
 ModelInput text_input(const std::string& ids) {
   std::vector<int64_t> values;
-  std::stringstream in(ids);
-  std::string item;
-  while (std::getline(in, item, ',')) {
+  for (const auto& item : split(ids, ',')) {
     try {
       values.push_back(std::stoll(item));
     } catch (const std::exception&) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "attnd/core/error.h"
+#include "attnd/core/strings.h"
 #include "attnd/io/json_file.h"
 #include "attnd/io/safetensors.h"
 #include "commands.h"
@@ -33,10 +34,6 @@ struct InfoResult {
   std::vector<SafetensorsTensorInfo> tensors;
   std::vector<std::pair<std::string, uintmax_t>> other_files;  // extras in a checkpoint dir
 };
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 void add_header(const SafetensorsHeader& header, InfoResult* out) {
   out->tensors.insert(out->tensors.end(), header.tensors.begin(), header.tensors.end());

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "attnd/core/error.h"
+#include "attnd/core/strings.h"
 #include "attnd/core/suggest.h"
 
 namespace attnd {
@@ -39,10 +40,6 @@ bool is_table_type(ConfigType type) {
   return type == ConfigType::Table || type == ConfigType::TableList;
 }
 
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
-}
-
 std::vector<std::string> split_key(const std::string& key) {
   std::vector<std::string> parts;
   size_t start = 0;
@@ -55,7 +52,8 @@ std::vector<std::string> split_key(const std::string& key) {
   return parts;
 }
 
-std::string trim(const std::string& s) {
+// Only these four blanks, unlike core's trim (std::isspace): what --set has always accepted.
+std::string trim_blanks(const std::string& s) {
   const auto b = s.find_first_not_of(" \t\r\n");
   if (b == std::string::npos) return "";
   const auto e = s.find_last_not_of(" \t\r\n");
@@ -492,10 +490,10 @@ Config Config::load(const ConfigSchema& schema, const std::string& toml_path,
 
 void Config::apply_override(const std::string& assignment) {
   const size_t eq = assignment.find('=');
-  ATTND_CHECK_INPUT(eq != std::string::npos && !trim(assignment.substr(0, eq)).empty(),
+  ATTND_CHECK_INPUT(eq != std::string::npos && !trim_blanks(assignment.substr(0, eq)).empty(),
                     "--set expects key=value, got '", assignment, "'");
-  const std::string key = trim(assignment.substr(0, eq));
-  const std::string text = trim(assignment.substr(eq + 1));
+  const std::string key = trim_blanks(assignment.substr(0, eq));
+  const std::string text = trim_blanks(assignment.substr(eq + 1));
   const std::string where = "--set " + assignment;
 
   // Read the value as TOML; text that is not exactly one TOML value is a bare string.

@@ -5,6 +5,7 @@
 #include <map>
 #include <vector>
 
+#include "attnd/core/strings.h"
 #include "attnd/data/utf8.h"
 
 namespace attnd {
@@ -17,22 +18,6 @@ struct Part {
   std::map<std::string, std::string> headers;  // lower-case name -> first value, unfolded
   std::string_view body;
 };
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-bool starts_with(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
-}
 
 // The line starting at pos (without \n) and the position after it.
 std::string_view line_at(std::string_view s, size_t pos, size_t& next) {
@@ -61,7 +46,7 @@ Part parse_part(std::string_view raw) {
   }
   std::string name, value;
   const auto flush = [&] {
-    if (!name.empty()) part.headers.emplace(lower(name), std::string(trim(value)));
+    if (!name.empty()) part.headers.emplace(to_lower(name), std::string(trim(value)));
     name.clear();
     value.clear();
   };
@@ -95,13 +80,13 @@ std::string header(const Part& part, const std::string& name) {
 // "text/html; charset=..." -> "text/html"; empty -> "text/plain" (the RFC 2045 default).
 std::string media_type(const std::string& content_type) {
   const std::string type =
-      lower(trim(std::string_view(content_type).substr(0, content_type.find(';'))));
+      to_lower(trim(std::string_view(content_type).substr(0, content_type.find(';'))));
   return type.empty() ? "text/plain" : type;
 }
 
 // The value of parameter `name` in a header such as Content-Type, quoted or not.
 std::string header_param(const std::string& value, const std::string& name) {
-  const std::string low = lower(value);
+  const std::string low = to_lower(value);
   size_t pos = 0;
   while ((pos = low.find(name, pos)) != std::string::npos) {
     const bool boundary_before =
@@ -145,7 +130,7 @@ std::vector<std::string_view> split_multipart(std::string_view body, const std::
 }
 
 bool looks_like_html(std::string_view text) {
-  const std::string head = lower(text.substr(0, 4096));
+  const std::string head = to_lower(text.substr(0, 4096));
   return head.find("<html") != std::string::npos || head.find("<body") != std::string::npos ||
          head.find("<!doctype html") != std::string::npos;
 }
@@ -200,7 +185,7 @@ std::string part_text(const Part& part, int depth) {
   } else if (!starts_with(type, "text/")) {
     return "";  // images, attachments
   }
-  const std::string encoding = lower(trim(header(part, "content-transfer-encoding")));
+  const std::string encoding = to_lower(trim(header(part, "content-transfer-encoding")));
   std::string decoded = encoding == "quoted-printable" ? decode_quoted_printable(part.body)
                         : encoding == "base64"         ? decode_base64(part.body)
                                                        : std::string(part.body);
@@ -293,7 +278,7 @@ std::string decode_base64(std::string_view s) {
 std::string html_to_text(std::string_view html) {
   std::string out;
   out.reserve(html.size());
-  const std::string low = lower(html);
+  const std::string low = to_lower(html);
   size_t i = 0;
   while (i < html.size()) {
     const char c = html[i];

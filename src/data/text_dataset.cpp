@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "attnd/core/error.h"
+#include "attnd/core/strings.h"
 #include "attnd/data/sampler.h"
 
 namespace attnd {
@@ -76,12 +77,6 @@ bool parse_int(std::string_view s, int64_t& out) {
   return true;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 }  // namespace
 
 std::string read_text_file(const std::string& path) {
@@ -136,7 +131,7 @@ std::vector<TextExample> read_tsv_examples(const std::string& path,
   const std::string content = read_text_file(path);
   std::vector<TextExample> examples;
   for_each_line(content, [&](int64_t number, std::string_view line) {
-    if (number == 1 && lower(line) == "label\ttext") return;  // header
+    if (number == 1 && to_lower(line) == "label\ttext") return;  // header
     if (is_blank(line)) return;
     const std::string at = where(path, number);
     const size_t tab = line.find('\t');

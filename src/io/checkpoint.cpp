@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "attnd/core/error.h"
+#include "attnd/core/strings.h"
 #include "attnd/io/atomic_file.h"
 #include "attnd/io/json_file.h"
 #include "attnd/io/safetensors.h"
@@ -26,10 +27,6 @@ namespace {
 
 const char* const kExpected =
     "expected a checkpoint directory with config.json and model.safetensors";
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 bool path_exists(const fs::path& p) {
   std::error_code ec;

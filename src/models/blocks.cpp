@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "attnd/core/error.h"
+#include "attnd/core/strings.h"
 
 namespace attnd {
 
@@ -249,14 +250,6 @@ std::vector<std::string> common_config_keys() {
 }
 
 // ---- HF name mapping -----------------------------------------------------------------------------
-
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 TensorMap rename_old_layer_norm(TensorMap tensors) {
   TensorMap out;

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "attnd/core/error.h"
+#include "attnd/core/strings.h"
 #include "attnd/models/init.h"
 
 namespace attnd {

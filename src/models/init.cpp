@@ -5,7 +5,7 @@
 #include <cmath>
 #include <functional>
 
-#include "attnd/models/blocks.h"
+#include "attnd/core/strings.h"
 
 namespace attnd {
 

@@ -4,12 +4,11 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <set>
-#include <sstream>
 
 #include "attnd/core/error.h"
+#include "attnd/core/strings.h"
 
 namespace attnd {
 
@@ -29,15 +28,6 @@ int target_index(const std::string& name) {
   return static_cast<int>(it - all.begin());
 }
 
-std::string trimmed_lower(const std::string& s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  std::string out = s.substr(b, e - b);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // Known, non-empty targets → canonical order q, k, v, o without repeats.
 std::vector<std::string> canonical_targets(const std::vector<std::string>& targets) {
   ATTND_CHECK_INPUT(!targets.empty(), "no LoRA targets given (allowed: q, k, v, o, or all)");
@@ -52,10 +42,8 @@ std::vector<std::string> canonical_targets(const std::vector<std::string>& targe
 
 std::vector<std::string> parse_lora_targets(const std::string& list) {
   std::vector<std::string> names;
-  std::stringstream in(list);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    item = trimmed_lower(item);
+  for (const auto& piece : split(list, ',')) {
+    const std::string item = to_lower(trim(piece));
     if (item.empty()) continue;
     if (item == "all") {
       names.insert(names.end(), all_targets().begin(), all_targets().end());

@@ -142,7 +142,4 @@ TensorMap add_missing_prefix(TensorMap tensors, const std::string& prefix,
 TensorMap drop_names(TensorMap tensors, const std::vector<std::string>& suffixes,
                      const std::vector<std::string>& prefixes);
 
-bool starts_with(const std::string& s, const std::string& prefix);
-bool ends_with(const std::string& s, const std::string& suffix);
-
 }  // namespace attnd
