@@ -3,36 +3,49 @@
 #include <torch/torch.h>
 
 #include "attnd/core/error.h"
+#include "attnd/models/config_fields.h"
 #include "attnd/models/init.h"
 
 namespace attnd {
 
 // ---- config ---------------------------------------------------------------------------------------
 
+namespace {
+// Every plain key of config.json, in reading order.
+const std::vector<ConfigField<BertConfig>>& bert_fields() {
+  using C = BertConfig;
+  static const std::vector<ConfigField<C>> fields = {
+      positive_int_field("vocab_size", &C::vocab_size),
+      positive_int_field("hidden_size", &C::hidden_size),
+      positive_int_field("num_hidden_layers", &C::num_hidden_layers),
+      positive_int_field("num_attention_heads", &C::num_attention_heads),
+      positive_int_field("intermediate_size", &C::intermediate_size),
+      activation_field("hidden_act", &C::hidden_act),
+      dropout_field("hidden_dropout_prob", &C::hidden_dropout_prob),
+      dropout_field("attention_probs_dropout_prob", &C::attention_probs_dropout_prob),
+      positive_int_field("max_position_embeddings", &C::max_position_embeddings),
+      positive_int_field("type_vocab_size", &C::type_vocab_size),
+      double_field("initializer_range", &C::initializer_range),
+      double_field("layer_norm_eps", &C::layer_norm_eps),
+      int_field("pad_token_id", &C::pad_token_id),  // range checked against vocab_size below
+      optional_dropout_field("classifier_dropout", &C::classifier_dropout),
+  };
+  return fields;
+}
+
+// Keys HF configs carry that attnd accepts with one value only (not fields: nothing to store).
+const char* const kFixedKeys[] = {"position_embedding_type", "is_decoder"};
+}  // namespace
+
 BertConfig BertConfig::from_json(const nlohmann::json& json) {
   ConfigReader r(json, "bert config");
   BertConfig c;
-  c.vocab_size = r.get_int_at_least("vocab_size", c.vocab_size, 1);
-  c.hidden_size = r.get_int_at_least("hidden_size", c.hidden_size, 1);
-  c.num_hidden_layers = r.get_int_at_least("num_hidden_layers", c.num_hidden_layers, 1);
-  c.num_attention_heads = r.get_int_at_least("num_attention_heads", c.num_attention_heads, 1);
-  c.intermediate_size = r.get_int_at_least("intermediate_size", c.intermediate_size, 1);
-  c.hidden_act = r.get_string("hidden_act", c.hidden_act);
-  parse_activation(c.hidden_act, "hidden_act");
-  c.hidden_dropout_prob = r.get_dropout("hidden_dropout_prob", c.hidden_dropout_prob);
-  c.attention_probs_dropout_prob =
-      r.get_dropout("attention_probs_dropout_prob", c.attention_probs_dropout_prob);
-  c.max_position_embeddings =
-      r.get_int_at_least("max_position_embeddings", c.max_position_embeddings, 1);
-  c.type_vocab_size = r.get_int_at_least("type_vocab_size", c.type_vocab_size, 1);
-  c.initializer_range = r.get_double("initializer_range", c.initializer_range);
-  c.layer_norm_eps = r.get_double("layer_norm_eps", c.layer_norm_eps);
-  c.pad_token_id = r.get_int("pad_token_id", c.pad_token_id);
+  read_config_fields(r, bert_fields(), c);
+  // The checks a table row cannot express: a range that depends on another field, keys with one
+  // accepted value, a divisibility.
   ATTND_CHECK_INPUT(c.pad_token_id >= 0 && c.pad_token_id < c.vocab_size,
                     "bert config: config key 'pad_token_id' must be in [0, vocab_size = ",
                     c.vocab_size, "), got ", c.pad_token_id);
-  c.classifier_dropout = r.get_optional_double("classifier_dropout");
-  if (c.classifier_dropout) c.classifier_dropout = r.get_dropout("classifier_dropout", 0.0);
   const auto position_type = r.get_string("position_embedding_type", "absolute");
   ATTND_CHECK_INPUT(position_type == "absolute",
                     "bert config: config key 'position_embedding_type' must be \"absolute\" (the "
@@ -42,6 +55,7 @@ BertConfig BertConfig::from_json(const nlohmann::json& json) {
   ATTND_CHECK_INPUT(c.hidden_size % c.num_attention_heads == 0, "bert config: hidden_size (",
                     c.hidden_size, ") must be a multiple of num_attention_heads (",
                     c.num_attention_heads, ")");
+  // Labels are three HF keys kept consistent; "attnd" is kept verbatim.
   c.labels = LabelMap::from_json(r);
   c.attnd_extra = r.attnd();
   return c;
@@ -51,35 +65,16 @@ nlohmann::json BertConfig::to_json() const {
   nlohmann::json j;
   j["model_type"] = "bert";
   j["architectures"] = {"BertForSequenceClassification"};
-  j["vocab_size"] = vocab_size;
-  j["hidden_size"] = hidden_size;
-  j["num_hidden_layers"] = num_hidden_layers;
-  j["num_attention_heads"] = num_attention_heads;
-  j["intermediate_size"] = intermediate_size;
-  j["hidden_act"] = hidden_act;
-  j["hidden_dropout_prob"] = hidden_dropout_prob;
-  j["attention_probs_dropout_prob"] = attention_probs_dropout_prob;
-  j["max_position_embeddings"] = max_position_embeddings;
-  j["type_vocab_size"] = type_vocab_size;
-  j["initializer_range"] = initializer_range;
-  j["layer_norm_eps"] = layer_norm_eps;
-  j["pad_token_id"] = pad_token_id;
-  j["position_embedding_type"] = "absolute";
-  j["classifier_dropout"] = classifier_dropout ? nlohmann::json(*classifier_dropout) : nlohmann::json();
+  write_config_fields(bert_fields(), *this, j);
+  j["position_embedding_type"] = "absolute";  // is_decoder is not written: HF's default is false
   labels.to_json(j);
   j["attnd"] = attnd_extra;
   return j;
 }
 
 std::vector<std::string> BertConfig::keys() {
-  auto k = common_config_keys();
-  for (const char* s : {"vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                        "intermediate_size", "hidden_act", "hidden_dropout_prob",
-                        "attention_probs_dropout_prob", "max_position_embeddings",
-                        "type_vocab_size", "layer_norm_eps", "pad_token_id",
-                        "position_embedding_type", "classifier_dropout", "is_decoder"}) {
-    k.emplace_back(s);
-  }
+  auto k = with_config_field_keys(common_config_keys(), bert_fields());
+  k.insert(k.end(), std::begin(kFixedKeys), std::end(kFixedKeys));
   return k;
 }
 

@@ -4,6 +4,7 @@
 
 #include "attnd/core/error.h"
 #include "attnd/core/strings.h"
+#include "attnd/models/config_fields.h"
 #include "attnd/models/init.h"
 
 namespace attnd {
@@ -11,39 +12,65 @@ namespace attnd {
 // ---- config ---------------------------------------------------------------------------------------
 
 namespace {
-// GPT-2's own key, or HF's generic alias for it (GPT2Config.attribute_map).
-int64_t get_aliased(const ConfigReader& r, const std::string& key, const std::string& alias,
-                    int64_t fallback) {
-  const auto& j = r.json();
-  auto has = [&](const std::string& k) { return j.contains(k) && !j.at(k).is_null(); };
-  if (has(key) && has(alias)) {
-    ATTND_CHECK_INPUT(r.get_int(key, 0) == r.get_int(alias, 0), r.where(), ": config keys '", key,
-                      "' and '", alias, "' name the same setting but differ (", j.at(key).dump(),
-                      " vs ", j.at(alias).dump(), ")");
+// Every plain key of config.json, in reading order.
+const std::vector<ConfigField<Gpt2Config>>& gpt2_fields() {
+  using C = Gpt2Config;
+  static const std::vector<ConfigField<C>> fields = {
+      positive_int_field("vocab_size", &C::vocab_size),
+      positive_int_field("n_positions", &C::n_positions),
+      positive_int_field("n_embd", &C::n_embd),
+      positive_int_field("n_layer", &C::n_layer),
+      positive_int_field("n_head", &C::n_head),
+      optional_positive_int_field("n_inner", &C::n_inner),
+      activation_field("activation_function", &C::activation_function),
+      dropout_field("resid_pdrop", &C::resid_pdrop),
+      dropout_field("embd_pdrop", &C::embd_pdrop),
+      dropout_field("attn_pdrop", &C::attn_pdrop),
+      double_field("layer_norm_epsilon", &C::layer_norm_epsilon),
+      double_field("initializer_range", &C::initializer_range),
+      int_field("bos_token_id", &C::bos_token_id),
+      int_field("eos_token_id", &C::eos_token_id),
+  };
+  return fields;
+}
+
+// Keys HF configs carry that attnd accepts with one value only (not fields: nothing to store).
+const char* const kFixedKeys[] = {"scale_attn_weights", "scale_attn_by_inverse_layer_idx",
+                                  "reorder_and_upcast_attn", "tie_word_embeddings"};
+
+// HF's generic names for four GPT-2 keys (GPT2Config.attribute_map): {GPT-2's key, alias}. Not
+// table rows: two keys for one field, written back under GPT-2's own key only.
+const std::pair<const char*, const char*> kAliases[] = {
+    {"n_positions", "max_position_embeddings"},
+    {"n_embd", "hidden_size"},
+    {"n_layer", "num_hidden_layers"},
+    {"n_head", "num_attention_heads"}};
+
+// The config with each alias given alone copied to GPT-2's own key (checked under the alias's
+// name first, so errors name the key the user wrote); when both are given they must agree.
+nlohmann::json resolve_aliases(const ConfigReader& r) {
+  nlohmann::json out = r.json();
+  auto has = [&](const char* k) { return out.contains(k) && !out.at(k).is_null(); };
+  for (const auto& [key, alias] : kAliases) {
+    if (has(key) && has(alias)) {
+      ATTND_CHECK_INPUT(r.get_int(key, 0) == r.get_int(alias, 0), r.where(), ": config keys '",
+                        key, "' and '", alias, "' name the same setting but differ (",
+                        out.at(key).dump(), " vs ", out.at(alias).dump(), ")");
+    } else if (has(alias)) {
+      r.get_int_at_least(alias, 0, 1);
+      out[key] = out.at(alias);
+    }
   }
-  return r.get_int_at_least(has(key) || !has(alias) ? key : alias, fallback, 1);
+  return out;
 }
 }  // namespace
 
 Gpt2Config Gpt2Config::from_json(const nlohmann::json& json) {
-  ConfigReader r(json, "gpt2 config");
+  const nlohmann::json resolved = resolve_aliases(ConfigReader(json, "gpt2 config"));
+  ConfigReader r(resolved, "gpt2 config");
   Gpt2Config c;
-  c.vocab_size = r.get_int_at_least("vocab_size", c.vocab_size, 1);
-  c.n_positions = get_aliased(r, "n_positions", "max_position_embeddings", c.n_positions);
-  c.n_embd = get_aliased(r, "n_embd", "hidden_size", c.n_embd);
-  c.n_layer = get_aliased(r, "n_layer", "num_hidden_layers", c.n_layer);
-  c.n_head = get_aliased(r, "n_head", "num_attention_heads", c.n_head);
-  c.n_inner = r.get_optional_int("n_inner");
-  if (c.n_inner) c.n_inner = r.get_int_at_least("n_inner", 0, 1);
-  c.activation_function = r.get_string("activation_function", c.activation_function);
-  parse_activation(c.activation_function, "activation_function");
-  c.resid_pdrop = r.get_dropout("resid_pdrop", c.resid_pdrop);
-  c.embd_pdrop = r.get_dropout("embd_pdrop", c.embd_pdrop);
-  c.attn_pdrop = r.get_dropout("attn_pdrop", c.attn_pdrop);
-  c.layer_norm_epsilon = r.get_double("layer_norm_epsilon", c.layer_norm_epsilon);
-  c.initializer_range = r.get_double("initializer_range", c.initializer_range);
-  c.bos_token_id = r.get_int("bos_token_id", c.bos_token_id);
-  c.eos_token_id = r.get_int("eos_token_id", c.eos_token_id);
+  read_config_fields(r, gpt2_fields(), c);
+  // The fixed keys, then a check across fields.
   ATTND_CHECK_INPUT(r.get_bool("scale_attn_weights", true),
                     "gpt2 config: config key 'scale_attn_weights' must be true (attnd always scales "
                     "by 1/sqrt(head_dim))");
@@ -56,6 +83,7 @@ Gpt2Config Gpt2Config::from_json(const nlohmann::json& json) {
   r.get_bool("reorder_and_upcast_attn", false);  // type check only: numerics, not architecture
   ATTND_CHECK_INPUT(c.n_embd % c.n_head == 0, "gpt2 config: n_embd (", c.n_embd,
                     ") must be a multiple of n_head (", c.n_head, ")");
+  // Labels are three HF keys kept consistent; "attnd" is kept verbatim.
   c.labels = LabelMap::from_json(r);
   c.attnd_extra = r.attnd();
   return c;
@@ -65,20 +93,8 @@ nlohmann::json Gpt2Config::to_json() const {
   nlohmann::json j;
   j["model_type"] = "gpt2";
   j["architectures"] = {"GPT2LMHeadModel"};
-  j["vocab_size"] = vocab_size;
-  j["n_positions"] = n_positions;
-  j["n_embd"] = n_embd;
-  j["n_layer"] = n_layer;
-  j["n_head"] = n_head;
-  j["n_inner"] = n_inner ? nlohmann::json(*n_inner) : nlohmann::json();
-  j["activation_function"] = activation_function;
-  j["resid_pdrop"] = resid_pdrop;
-  j["embd_pdrop"] = embd_pdrop;
-  j["attn_pdrop"] = attn_pdrop;
-  j["layer_norm_epsilon"] = layer_norm_epsilon;
-  j["initializer_range"] = initializer_range;
-  j["bos_token_id"] = bos_token_id;
-  j["eos_token_id"] = eos_token_id;
+  write_config_fields(gpt2_fields(), *this, j);
+  // The fixed keys, with the one value attnd implements.
   j["scale_attn_weights"] = true;
   j["scale_attn_by_inverse_layer_idx"] = false;
   j["reorder_and_upcast_attn"] = false;
@@ -89,15 +105,9 @@ nlohmann::json Gpt2Config::to_json() const {
 }
 
 std::vector<std::string> Gpt2Config::keys() {
-  auto k = common_config_keys();
-  for (const char* s :
-       {"vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "n_inner",
-        "activation_function", "resid_pdrop", "embd_pdrop", "attn_pdrop", "layer_norm_epsilon",
-        "bos_token_id", "eos_token_id", "scale_attn_weights", "scale_attn_by_inverse_layer_idx",
-        "reorder_and_upcast_attn", "tie_word_embeddings", "max_position_embeddings",
-        "hidden_size", "num_hidden_layers", "num_attention_heads"}) {
-    k.emplace_back(s);
-  }
+  auto k = with_config_field_keys(common_config_keys(), gpt2_fields());
+  k.insert(k.end(), std::begin(kFixedKeys), std::end(kFixedKeys));
+  for (const auto& alias : kAliases) k.emplace_back(alias.second);
   return k;
 }
 

@@ -3,36 +3,48 @@
 #include <torch/torch.h>
 
 #include "attnd/core/error.h"
+#include "attnd/models/config_fields.h"
 #include "attnd/models/init.h"
 
 namespace attnd {
 
 // ---- config ---------------------------------------------------------------------------------------
 
+namespace {
+// Every plain key of config.json, in reading order.
+const std::vector<ConfigField<VitConfig>>& vit_fields() {
+  using C = VitConfig;
+  static const std::vector<ConfigField<C>> fields = {
+      positive_int_field("hidden_size", &C::hidden_size),
+      positive_int_field("num_hidden_layers", &C::num_hidden_layers),
+      positive_int_field("num_attention_heads", &C::num_attention_heads),
+      positive_int_field("intermediate_size", &C::intermediate_size),
+      activation_field("hidden_act", &C::hidden_act),
+      dropout_field("hidden_dropout_prob", &C::hidden_dropout_prob),
+      dropout_field("attention_probs_dropout_prob", &C::attention_probs_dropout_prob),
+      double_field("initializer_range", &C::initializer_range),
+      double_field("layer_norm_eps", &C::layer_norm_eps),
+      positive_int_field("image_size", &C::image_size),
+      positive_int_field("patch_size", &C::patch_size),
+      positive_int_field("num_channels", &C::num_channels),
+      bool_field("qkv_bias", &C::qkv_bias),
+      int_field("encoder_stride", &C::encoder_stride),
+  };
+  return fields;
+}
+}  // namespace
+
 VitConfig VitConfig::from_json(const nlohmann::json& json) {
   ConfigReader r(json, "vit config");
   VitConfig c;
-  c.hidden_size = r.get_int_at_least("hidden_size", c.hidden_size, 1);
-  c.num_hidden_layers = r.get_int_at_least("num_hidden_layers", c.num_hidden_layers, 1);
-  c.num_attention_heads = r.get_int_at_least("num_attention_heads", c.num_attention_heads, 1);
-  c.intermediate_size = r.get_int_at_least("intermediate_size", c.intermediate_size, 1);
-  c.hidden_act = r.get_string("hidden_act", c.hidden_act);
-  parse_activation(c.hidden_act, "hidden_act");
-  c.hidden_dropout_prob = r.get_dropout("hidden_dropout_prob", c.hidden_dropout_prob);
-  c.attention_probs_dropout_prob =
-      r.get_dropout("attention_probs_dropout_prob", c.attention_probs_dropout_prob);
-  c.initializer_range = r.get_double("initializer_range", c.initializer_range);
-  c.layer_norm_eps = r.get_double("layer_norm_eps", c.layer_norm_eps);
-  c.image_size = r.get_int_at_least("image_size", c.image_size, 1);
-  c.patch_size = r.get_int_at_least("patch_size", c.patch_size, 1);
-  c.num_channels = r.get_int_at_least("num_channels", c.num_channels, 1);
-  c.qkv_bias = r.get_bool("qkv_bias", c.qkv_bias);
-  c.encoder_stride = r.get_int("encoder_stride", c.encoder_stride);
+  read_config_fields(r, vit_fields(), c);
+  // Checks across fields.
   ATTND_CHECK_INPUT(c.patch_size <= c.image_size, "vit config: patch_size (", c.patch_size,
                     ") must not exceed image_size (", c.image_size, ")");
   ATTND_CHECK_INPUT(c.hidden_size % c.num_attention_heads == 0, "vit config: hidden_size (",
                     c.hidden_size, ") must be a multiple of num_attention_heads (",
                     c.num_attention_heads, ")");
+  // Labels are three HF keys kept consistent; pooling is attnd's own key inside "attnd".
   c.labels = LabelMap::from_json(r);
   c.attnd_extra = r.attnd();
   auto pooling = c.attnd_extra.find("pooling");
@@ -52,20 +64,7 @@ nlohmann::json VitConfig::to_json() const {
   nlohmann::json j;
   j["model_type"] = "vit";
   j["architectures"] = {"ViTForImageClassification"};
-  j["hidden_size"] = hidden_size;
-  j["num_hidden_layers"] = num_hidden_layers;
-  j["num_attention_heads"] = num_attention_heads;
-  j["intermediate_size"] = intermediate_size;
-  j["hidden_act"] = hidden_act;
-  j["hidden_dropout_prob"] = hidden_dropout_prob;
-  j["attention_probs_dropout_prob"] = attention_probs_dropout_prob;
-  j["initializer_range"] = initializer_range;
-  j["layer_norm_eps"] = layer_norm_eps;
-  j["image_size"] = image_size;
-  j["patch_size"] = patch_size;
-  j["num_channels"] = num_channels;
-  j["qkv_bias"] = qkv_bias;
-  j["encoder_stride"] = encoder_stride;
+  write_config_fields(vit_fields(), *this, j);
   labels.to_json(j);
   nlohmann::json a = attnd_extra;
   a["pooling"] = pooling;
@@ -74,14 +73,7 @@ nlohmann::json VitConfig::to_json() const {
 }
 
 std::vector<std::string> VitConfig::keys() {
-  auto k = common_config_keys();
-  for (const char* s : {"hidden_size", "num_hidden_layers", "num_attention_heads",
-                        "intermediate_size", "hidden_act", "hidden_dropout_prob",
-                        "attention_probs_dropout_prob", "layer_norm_eps", "image_size",
-                        "patch_size", "num_channels", "qkv_bias", "encoder_stride"}) {
-    k.emplace_back(s);
-  }
-  return k;
+  return with_config_field_keys(common_config_keys(), vit_fields());
 }
 
 // ---- modules ---------------------------------------------------------------------------------------

@@ -5,25 +5,36 @@
 #include <cmath>
 
 #include "attnd/core/error.h"
+#include "attnd/models/config_fields.h"
 #include "attnd/models/init.h"
 
 namespace attnd {
 
 // ---- config ---------------------------------------------------------------------------------------
 
+namespace {
+// The MAE's own plain keys, in reading order (the encoder's are VitConfig's).
+const std::vector<ConfigField<VitMaeConfig>>& vit_mae_fields() {
+  using C = VitMaeConfig;
+  static const std::vector<ConfigField<C>> fields = {
+      positive_int_field("decoder_hidden_size", &C::decoder_hidden_size),
+      positive_int_field("decoder_num_hidden_layers", &C::decoder_num_hidden_layers),
+      positive_int_field("decoder_num_attention_heads", &C::decoder_num_attention_heads),
+      positive_int_field("decoder_intermediate_size", &C::decoder_intermediate_size),
+      double_field("mask_ratio", &C::mask_ratio),  // in (0, 1): checked below
+      bool_field("norm_pix_loss", &C::norm_pix_loss),
+  };
+  return fields;
+}
+}  // namespace
+
 VitMaeConfig VitMaeConfig::from_json(const nlohmann::json& json) {
   VitMaeConfig c;
+  // The encoder reads the same flat JSON: HF's ViTMAEConfig is a ViTConfig plus decoder keys.
   c.encoder = VitConfig::from_json(json);
   ConfigReader r(json, "vit_mae config");
-  c.decoder_hidden_size = r.get_int_at_least("decoder_hidden_size", c.decoder_hidden_size, 1);
-  c.decoder_num_hidden_layers =
-      r.get_int_at_least("decoder_num_hidden_layers", c.decoder_num_hidden_layers, 1);
-  c.decoder_num_attention_heads =
-      r.get_int_at_least("decoder_num_attention_heads", c.decoder_num_attention_heads, 1);
-  c.decoder_intermediate_size =
-      r.get_int_at_least("decoder_intermediate_size", c.decoder_intermediate_size, 1);
-  c.mask_ratio = r.get_double("mask_ratio", c.mask_ratio);
-  c.norm_pix_loss = r.get_bool("norm_pix_loss", c.norm_pix_loss);
+  read_config_fields(r, vit_mae_fields(), c);
+  // mask_ratio's open interval (its own message), then checks across fields.
   ATTND_CHECK_INPUT(c.mask_ratio > 0.0 && c.mask_ratio < 1.0,
                     "vit_mae config: mask_ratio must be in (0, 1), got ", c.mask_ratio);
   ATTND_CHECK_INPUT(c.decoder_hidden_size % c.decoder_num_attention_heads == 0,
@@ -44,23 +55,12 @@ nlohmann::json VitMaeConfig::to_json() const {
   auto j = encoder.to_json();
   j["model_type"] = "vit_mae";
   j["architectures"] = {"ViTMAEForPreTraining"};
-  j["decoder_hidden_size"] = decoder_hidden_size;
-  j["decoder_num_hidden_layers"] = decoder_num_hidden_layers;
-  j["decoder_num_attention_heads"] = decoder_num_attention_heads;
-  j["decoder_intermediate_size"] = decoder_intermediate_size;
-  j["mask_ratio"] = mask_ratio;
-  j["norm_pix_loss"] = norm_pix_loss;
+  write_config_fields(vit_mae_fields(), *this, j);
   return j;
 }
 
 std::vector<std::string> VitMaeConfig::keys() {
-  auto k = VitConfig::keys();
-  for (const char* s : {"decoder_hidden_size", "decoder_num_hidden_layers",
-                        "decoder_num_attention_heads", "decoder_intermediate_size", "mask_ratio",
-                        "norm_pix_loss"}) {
-    k.emplace_back(s);
-  }
-  return k;
+  return with_config_field_keys(VitConfig::keys(), vit_mae_fields());
 }
 
 VitConfig VitMaeConfig::decoder_blocks() const {
