@@ -5,8 +5,13 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
+#include <random>
+#include <set>
 
 #include "attnd/core/error.h"
+#include "attnd/data/sampler.h"
+#include "attnd/io/checkpoint.h"
 #include "attnd/models/model_io.h"
 #include "attnd/train/metrics_log.h"
 #include "attnd/train/objectives.h"
@@ -264,6 +269,73 @@ TEST(Objectives, LossesByHand) {
   auto ids = torch::tensor({{1, 2, -100}}, torch::kLong);
   const double expected = -std::log(std::exp(3.0) / (std::exp(3.0) + 3.0));
   EXPECT_NEAR(language_model_loss(lm, ids).item<double>(), expected, 1e-6);
+}
+
+// ---- data-parallel seams -------------------------------------------------------------------------
+
+// The documented sampler, written out from first principles: epoch e's order is a Fisher-Yates
+// shuffle of 0..n-1 by std::mt19937_64 seeded with SplitMix64(seed, e), with unbiased bounded
+// draws; step s takes batch positions [(s mod steps_per_epoch)·b, +b) of its epoch's order.
+std::vector<int64_t> reference_indices(int64_t n, int64_t batch, uint64_t seed, int64_t step) {
+  auto splitmix = [](uint64_t a, uint64_t b) {
+    uint64_t z = a + 0x9e3779b97f4a7c15ULL * (b + 1);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  };
+  const int64_t per_epoch = n / batch;
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), int64_t{0});
+  std::mt19937_64 rng(splitmix(seed, static_cast<uint64_t>(step / per_epoch)));
+  for (size_t i = order.size(); i > 1; --i) {
+    const uint64_t bound = i, threshold = (0 - bound) % bound;
+    uint64_t r;
+    do r = rng(); while (r < threshold);
+    std::swap(order[i - 1], order[r % bound]);
+  }
+  const auto begin = order.begin() + (step % per_epoch) * batch;
+  return std::vector<int64_t>(begin, begin + batch);
+}
+
+TEST(BatchSampler, OneRankDrawsTheDocumentedIndices) {
+  const BatchSampler sampler(103, 10, 7);  // rank 0 of 1 by default
+  for (int64_t step : {0, 1, 9, 10, 11, 25}) {  // across epoch boundaries (10 steps per epoch)
+    EXPECT_EQ(sampler.indices_for_step(step), reference_indices(103, 10, 7, step)) << step;
+  }
+  const BatchSampler explicit_one(103, 10, 7, true, 0, 1);
+  EXPECT_EQ(explicit_one.indices_for_step(13), reference_indices(103, 10, 7, 13));
+  EXPECT_EQ(explicit_one.local_batch_size(), 10);
+}
+
+TEST(BatchSampler, RanksTakeDisjointSlicesThatMakeUpTheOneRankBatch) {
+  const int64_t n = 103, batch = 10;
+  for (uint64_t seed : {0ull, 7ull}) {
+    const BatchSampler one(n, batch, seed);
+    const BatchSampler r0(n, batch, seed, true, 0, 2), r1(n, batch, seed, true, 1, 2);
+    EXPECT_EQ(r0.local_batch_size(), 5);
+    EXPECT_EQ(r1.steps_per_epoch(), one.steps_per_epoch());  // the global batch sets the epoch
+    for (int64_t step = 0; step < 25; ++step) {
+      const auto a = r0.indices_for_step(step), b = r1.indices_for_step(step);
+      ASSERT_EQ(a.size(), 5u);
+      ASSERT_EQ(b.size(), 5u);
+      std::set<int64_t> both(a.begin(), a.end());
+      both.insert(b.begin(), b.end());
+      EXPECT_EQ(both.size(), 10u) << "step " << step << ": the ranks' slices overlap";
+      std::vector<int64_t> joined = a;
+      joined.insert(joined.end(), b.begin(), b.end());
+      EXPECT_EQ(joined, one.indices_for_step(step)) << "step " << step;
+    }
+  }
+}
+
+TEST(BatchSampler, RejectsBadRanksAndIndivisibleBatches) {
+  const auto msg = test::error_of([] { BatchSampler(20, 4, 0, true, 2, 2); });
+  EXPECT_NE(msg.find("rank"), std::string::npos) << msg;
+  EXPECT_THROW(BatchSampler(20, 4, 0, true, -1, 2), InputError);
+  EXPECT_THROW(BatchSampler(20, 4, 0, true, 0, 0), InputError);
+  const auto odd = test::error_of([] { BatchSampler(20, 5, 0, true, 0, 2); });
+  EXPECT_NE(odd.find("multiple of the world size"), std::string::npos) << odd;
+  EXPECT_NO_THROW(BatchSampler(20, 6, 0, true, 2, 3));
 }
 
 }  // namespace

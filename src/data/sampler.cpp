@@ -47,11 +47,19 @@ std::vector<int64_t> random_permutation(int64_t n, uint64_t seed) {
   return order;
 }
 
-BatchSampler::BatchSampler(int64_t dataset_size, int64_t batch_size, uint64_t seed, bool shuffle)
-    : dataset_size_(dataset_size), batch_size_(batch_size), seed_(seed), shuffle_(shuffle) {
+BatchSampler::BatchSampler(int64_t dataset_size, int64_t batch_size, uint64_t seed, bool shuffle,
+                           int64_t rank, int64_t world_size)
+    : dataset_size_(dataset_size), batch_size_(batch_size), seed_(seed), shuffle_(shuffle),
+      rank_(rank), world_size_(world_size) {
   ATTND_CHECK_INPUT(batch_size >= 1, "batch size must be at least 1, got ", batch_size);
   ATTND_CHECK_INPUT(dataset_size >= batch_size, "batch size ", batch_size,
                     " is larger than the dataset (", dataset_size, " examples)");
+  ATTND_CHECK_INPUT(world_size >= 1, "world size must be at least 1, got ", world_size);
+  ATTND_CHECK_INPUT(rank >= 0 && rank < world_size, "rank must be in [0, world size = ",
+                    world_size, "), got ", rank);
+  ATTND_CHECK_INPUT(batch_size % world_size == 0, "batch size ", batch_size,
+                    " must be a multiple of the world size (", world_size,
+                    " ranks each take an equal slice of every batch)");
   steps_per_epoch_ = dataset_size / batch_size;
 }
 
@@ -67,14 +75,15 @@ std::vector<int64_t> BatchSampler::epoch_order(int64_t epoch) const {
 std::vector<int64_t> BatchSampler::indices_for_step(int64_t step) const {
   ATTND_CHECK(step >= 0, "negative step ", step);
   const int64_t epoch = step / steps_per_epoch_;
-  const int64_t begin = (step % steps_per_epoch_) * batch_size_;
+  const int64_t local = local_batch_size();
+  const int64_t begin = (step % steps_per_epoch_) * batch_size_ + rank_ * local;
   std::lock_guard<std::mutex> lock(cache_mutex_);
   if (cached_epoch_ != epoch) {
     cached_order_ = epoch_order(epoch);
     cached_epoch_ = epoch;
   }
   return std::vector<int64_t>(cached_order_.begin() + begin,
-                              cached_order_.begin() + begin + batch_size_);
+                              cached_order_.begin() + begin + local);
 }
 
 std::vector<std::vector<int64_t>> eval_batches(int64_t n, int64_t batch_size) {
