@@ -338,5 +338,31 @@ TEST(BatchSampler, RejectsBadRanksAndIndivisibleBatches) {
   EXPECT_NO_THROW(BatchSampler(20, 6, 0, true, 2, 3));
 }
 
+TEST(Trainer, OnlyTheWriterRankWritesFiles) {
+  test::TempDir tmp;
+  test::SyntheticImages train(64, 3, 1), val(32, 3, 2);
+  torch::manual_seed(0);
+  auto model = create_model(test::tiny_vit_config());
+  SupervisedTask task(model, &val, 16, torch::kCPU);
+  auto options = small_options(tmp / "rank1");
+  options.steps = 4;
+  options.rank = 1;
+  options.world_size = 2;
+  Trainer trainer(options, task, train);
+  EXPECT_FALSE(trainer.is_writer());
+  auto result = trainer.fit();
+  EXPECT_EQ(result.steps_done, 4);
+  EXPECT_GE(result.best_step, 0);  // it evaluated and kept track, but wrote nothing
+  EXPECT_FALSE(fs::exists(tmp / "rank1")) << "rank 1 wrote into its run directory";
+
+  auto bad = small_options(tmp / "bad");
+  bad.world_size = 3;  // batch 8 does not split into 3 equal slices
+  EXPECT_NE(test::error_of([&] { Trainer(bad, task, train); }).find("train.batch_size"),
+            std::string::npos);
+  bad.world_size = 2;
+  bad.rank = 2;
+  EXPECT_THROW(Trainer(bad, task, train), InputError);
+}
+
 }  // namespace
 }  // namespace attnd

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 
 #include "attnd/core/error.h"
@@ -17,7 +18,6 @@
 namespace attnd {
 
 namespace fs = std::filesystem;
-
 
 namespace {
 
@@ -39,6 +39,11 @@ std::string describe(const std::map<std::string, double>& parts) {
 
 bool better(double a, double b, bool higher) { return higher ? a > b : a < b; }
 
+Model on_device(Model model, const torch::Device& device) {
+  model->to(device);
+  return model;
+}
+
 }  // namespace
 
 Trainer::Trainer(TrainerOptions options, Task& task, const Dataset& train_data)
@@ -52,6 +57,14 @@ Trainer::Trainer(TrainerOptions options, Task& task, const Dataset& train_data)
                     train_data_.size(), " examples, fewer than one batch (train.batch_size = ",
                     options_.batch_size, ")");
   ATTND_CHECK_INPUT(!options_.run_dir.empty(), "the trainer needs a run directory");
+  ATTND_CHECK_INPUT(options_.world_size >= 1, "the trainer's world size must be at least 1, got ",
+                    options_.world_size);
+  ATTND_CHECK_INPUT(options_.rank >= 0 && options_.rank < options_.world_size,
+                    "the trainer's rank must be in [0, world size = ", options_.world_size,
+                    "), got ", options_.rank);
+  ATTND_CHECK_INPUT(options_.batch_size % options_.world_size == 0, "train.batch_size (",
+                    options_.batch_size, ") must be a multiple of the world size (",
+                    options_.world_size, "): each rank takes an equal slice of every batch");
 }
 
 std::string Trainer::latest_checkpoint(const std::string& run_dir) {
@@ -86,7 +99,11 @@ int64_t Trainer::restore(const std::string& checkpoint_dir, NamedAdamW& optimize
   return step;
 }
 
+// Writes checkpoints/step-N and prunes old ones; returns its path (on every rank: the NaN guard
+// names it).
 std::string Trainer::save(int64_t step, NamedAdamW& optimizer, const TrainResult& result) {
+  const auto dir = (fs::path(options_.run_dir) / "checkpoints" / step_dir_name(step)).string();
+  if (!is_writer()) return dir;
   auto model = task_.model();
   nlohmann::json trainer_state = {{"step", step}, {"seed", options_.seed},
                                   {"total_steps", options_.steps}};
@@ -94,7 +111,6 @@ std::string Trainer::save(int64_t step, NamedAdamW& optimizer, const TrainResult
     trainer_state["best_step"] = result.best_step;
     trainer_state["best_metrics"] = result.best_metrics;
   }
-  const auto dir = (fs::path(options_.run_dir) / "checkpoints" / step_dir_name(step)).string();
   auto json_files = options_.checkpoint_files;
   json_files["trainer.json"] = trainer_state;
   save_checkpoint(dir, task_.checkpoint_config(), model->export_hf(model->state()),
@@ -117,125 +133,177 @@ void Trainer::prune_checkpoints() const {
   for (int64_t i = 0; i + keep < static_cast<int64_t>(steps.size()); ++i) fs::remove_all(steps[i]);
 }
 
-TrainResult Trainer::fit(const std::string& resume_from) {
-  auto model = task_.model();
-  model->to(options_.device);
-  NamedAdamW optimizer(model->state(), options_.adamw);
+// ---- one fit() ----------------------------------------------------------------------------------
+
+struct Trainer::Run {
+  Run(const TrainerOptions& o, Task& task, const Dataset& data)
+      : model(on_device(task.model(), o.device)),
+        optimizer(model->state(), o.adamw),
+        schedule{o.adamw.lr, o.warmup_steps, o.steps, o.min_lr_ratio},
+        sampler(data.size(), o.batch_size, o.seed, /*shuffle=*/true, o.rank, o.world_size),
+        save_every(o.save_every > 0 ? o.save_every : o.eval_every) {}
+
+  Model model;
+  NamedAdamW optimizer;
+  const WarmupCosine schedule;
+  const BatchSampler sampler;
+  const int64_t save_every;
+  int64_t end = 0;  // this call stops after step `end` (train.steps, or stop_after)
   TrainResult result;
-  fs::create_directories(options_.run_dir);
-
-  int64_t start = 0;
-  if (!resume_from.empty()) {
-    std::string ckpt = resume_from;
-    if (!fs::exists(fs::path(ckpt) / "trainer.json")) ckpt = latest_checkpoint(resume_from);
-    ATTND_CHECK_INPUT(!ckpt.empty(), "cannot resume from '", resume_from,
-                      "': expected a checkpoint directory (with trainer.json) or a run directory "
-                      "with checkpoints/step-N");
-    start = restore(ckpt, optimizer, result);
-    result.last_checkpoint = ckpt;
-  }
-  MetricsLog log((fs::path(options_.run_dir) / "metrics.jsonl").string(),
-                 resume_from.empty() ? -1 : start);
-
-  const WarmupCosine schedule{options_.adamw.lr, options_.warmup_steps, options_.steps,
-                              options_.min_lr_ratio};
-  const BatchSampler sampler(train_data_.size(), options_.batch_size, options_.seed);
-  const int64_t save_every = options_.save_every > 0 ? options_.save_every : options_.eval_every;
-  const int64_t end = options_.stop_after >= 0 ? std::min(options_.steps, options_.stop_after)
-                                               : options_.steps;
-  Progress progress(options_.label, options_.steps, start, options_.progress, options_.log_every);
-  const auto t0 = std::chrono::steady_clock::now();
-  std::map<std::string, double> window;  // running means for the log
+  std::optional<MetricsLog> log;  // the writer's only
+  std::optional<Progress> progress;
+  std::map<std::string, double> window;  // running sums for the next train line of the log
   int64_t window_count = 0;
+};
 
-  auto evaluate_and_keep_best = [&](int64_t step) {
-    auto metrics = task_.evaluate();
-    nlohmann::json record = {{"step", step}, {"split", "eval"}};
-    for (const auto& kv : metrics) record[kv.first] = kv.second;
-    log.write(record);
-    progress.message(options_.label + " eval @" + std::to_string(step) + ": " + describe(metrics));
-    const auto key = task_.selection_metric();
-    ATTND_CHECK(metrics.count(key), "evaluation did not report the selection metric '", key, "'");
-    if (result.best_step < 0 ||
-        better(metrics[key], result.best_metrics[key], task_.higher_is_better())) {
-      result.best_step = step;
-      result.best_metrics = metrics;
-      result.best_dir = (fs::path(options_.run_dir) / "best").string();
+struct Trainer::StepStats {
+  double lr = 0.0;
+  double loss = 0.0;                   // mean over the micro-batches
+  std::map<std::string, double> parts;  // the task's loss parts, likewise
+};
+
+TrainResult Trainer::fit(const std::string& resume_from) {
+  Run run(options_, task_, train_data_);
+  if (is_writer()) fs::create_directories(options_.run_dir);
+  const int64_t start = resume(resume_from, run);
+  // Opened only after a successful restore: a failed resume leaves the log as it was.
+  if (is_writer())
+    run.log.emplace((fs::path(options_.run_dir) / "metrics.jsonl").string(),
+                    resume_from.empty() ? -1 : start);
+  run.end = options_.stop_after >= 0 ? std::min(options_.steps, options_.stop_after)
+                                     : options_.steps;
+  run.progress.emplace(options_.label, options_.steps, start,
+                       is_writer() ? options_.progress : Progress::Style::kQuiet,
+                       options_.log_every);
+  const auto t0 = std::chrono::steady_clock::now();
+
+  run.model->train();
+  for (int64_t step = start; step < run.end; ++step) {
+    const StepStats stats = optimizer_step(step, run);
+    const int64_t done = step + 1;
+    log_step(done, stats, run);
+    const bool last = done == options_.steps;
+    if ((options_.eval_every > 0 && done % options_.eval_every == 0) || last)
+      evaluate_and_keep_best(done, run);
+    if ((run.save_every > 0 && done % run.save_every == 0) || last || done == run.end)
+      run.result.last_checkpoint = save(done, run.optimizer, run.result);
+    run.result.steps_done = done;
+  }
+  run.progress->finish();
+  run.result.steps_done = std::max(run.result.steps_done, start);
+  run.result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return run.result;
+}
+
+// The step to start from: 0 for a fresh run, else the step of the checkpoint `resume_from` names
+// (a checkpoint directory, or a run directory's latest), whose model, optimiser state and best
+// so far are restored.
+int64_t Trainer::resume(const std::string& resume_from, Run& run) {
+  if (resume_from.empty()) return 0;
+  std::string ckpt = resume_from;
+  if (!fs::exists(fs::path(ckpt) / "trainer.json")) ckpt = latest_checkpoint(resume_from);
+  ATTND_CHECK_INPUT(!ckpt.empty(), "cannot resume from '", resume_from,
+                    "': expected a checkpoint directory (with trainer.json) or a run directory "
+                    "with checkpoints/step-N");
+  const int64_t start = restore(ckpt, run.optimizer, run.result);
+  run.result.last_checkpoint = ckpt;
+  return start;
+}
+
+// Step `step` (0-based): grad_accum micro-batches whose data, augmentation and dropout are
+// functions of (seed, step) alone, the NaN/Inf guard, backward, clipping, the AdamW update.
+Trainer::StepStats Trainer::optimizer_step(int64_t step, Run& run) {
+  torch::manual_seed(mix_seed(options_.seed, static_cast<uint64_t>(step)));
+  StepStats stats;
+  stats.lr = run.schedule(step);
+  run.optimizer.set_lr(stats.lr);
+  run.optimizer.zero_grad();
+  const auto last_good = [&run] {
+    return run.result.last_checkpoint.empty()
+               ? std::string("No checkpoint was written yet.")
+               : "The last good checkpoint is " + run.result.last_checkpoint + ".";
+  };
+  for (int64_t micro = 0; micro < options_.grad_accum; ++micro) {
+    const int64_t draw = step * options_.grad_accum + micro;
+    // Augmentation is seeded per draw and example, so a rank's slice gets the same crops as
+    // in a one-rank run.
+    auto batch = train_data_.get(run.sampler.indices_for_step(draw),
+                                 mix_seed(options_.seed ^ 0xA5A5A5A5ull, draw))
+                     .to(options_.device);
+    auto loss = task_.loss(batch);
+    const double value = loss.total.item<double>();
+    if (!std::isfinite(value)) {
+      throw_error("the loss became ", value, " at step ", step + 1, " (", describe(loss.parts),
+                  "); training stopped. ", last_good(),
+                  " Try a lower train.lr, more train.warmup_steps or train.clip_grad_norm.");
+    }
+    (loss.total / static_cast<double>(options_.grad_accum)).backward();
+    stats.loss += value / options_.grad_accum;
+    for (const auto& kv : loss.parts) stats.parts[kv.first] += kv.second / options_.grad_accum;
+  }
+  if (options_.clip_grad_norm > 0) {
+    const double norm =
+        torch::nn::utils::clip_grad_norm_(run.optimizer.parameters(), options_.clip_grad_norm);
+    if (!std::isfinite(norm))
+      throw_error("the gradient norm became ", norm, " at step ", step + 1,
+                  "; training stopped. ", last_good());
+  }
+  run.optimizer.step();
+  return stats;
+}
+
+// Shows the step's numbers and adds them to the window; every log_every steps (and at this
+// call's last step) the window's means become one train line of metrics.jsonl.
+void Trainer::log_step(int64_t done, const StepStats& stats, Run& run) {
+  run.window["loss"] += stats.loss;
+  for (const auto& kv : stats.parts) run.window[kv.first] += kv.second;
+  ++run.window_count;
+  auto shown = stats.parts;
+  shown["loss"] = stats.loss;
+  shown["lr"] = stats.lr;
+  run.progress->update(done, shown);
+  if (done % options_.log_every == 0 || done == run.end) {
+    nlohmann::json record = {{"step", done}, {"split", "train"}, {"lr", stats.lr}};
+    for (const auto& kv : run.window) record[kv.first] = kv.second / run.window_count;
+    write_log(run, record);
+    run.window.clear();
+    run.window_count = 0;
+  }
+}
+
+// Evaluates, logs the metrics and, when they beat the best so far, writes best/.
+void Trainer::evaluate_and_keep_best(int64_t step, Run& run) {
+  auto metrics = evaluate();
+  nlohmann::json record = {{"step", step}, {"split", "eval"}};
+  for (const auto& kv : metrics) record[kv.first] = kv.second;
+  write_log(run, record);
+  run.progress->message(options_.label + " eval @" + std::to_string(step) + ": " +
+                        describe(metrics));
+  const auto key = task_.selection_metric();
+  ATTND_CHECK(metrics.count(key), "evaluation did not report the selection metric '", key, "'");
+  TrainResult& result = run.result;
+  if (result.best_step < 0 ||
+      better(metrics[key], result.best_metrics[key], task_.higher_is_better())) {
+    result.best_step = step;
+    result.best_metrics = metrics;
+    result.best_dir = (fs::path(options_.run_dir) / "best").string();
+    if (is_writer()) {
       nlohmann::json best_state = {{"step", step}, {"metrics", metrics}};
       auto json_files = options_.checkpoint_files;
       json_files["trainer.json"] = best_state;
-      save_checkpoint(result.best_dir, task_.checkpoint_config(), model->export_hf(model->state()),
-                      {}, json_files);
+      save_checkpoint(result.best_dir, task_.checkpoint_config(),
+                      run.model->export_hf(run.model->state()), {}, json_files);
     }
-    result.final_metrics = metrics;
-    model->train();
-  };
-
-  model->train();
-  for (int64_t step = start; step < end; ++step) {
-    torch::manual_seed(mix_seed(options_.seed, static_cast<uint64_t>(step)));
-    const double lr = schedule(step);
-    optimizer.set_lr(lr);
-    optimizer.zero_grad();
-    std::map<std::string, double> parts;
-    double total = 0.0;
-    for (int64_t micro = 0; micro < options_.grad_accum; ++micro) {
-      const int64_t draw = step * options_.grad_accum + micro;
-      auto batch = train_data_.get(sampler.indices_for_step(draw),
-                                   mix_seed(options_.seed ^ 0xA5A5A5A5ull, draw))
-                       .to(options_.device);
-      auto loss = task_.loss(batch);
-      const double value = loss.total.item<double>();
-      if (!std::isfinite(value)) {
-        throw_error("the loss became ", value, " at step ", step + 1, " (", describe(loss.parts),
-                    "); training stopped. ",
-                    result.last_checkpoint.empty()
-                        ? std::string("No checkpoint was written yet.")
-                        : "The last good checkpoint is " + result.last_checkpoint + ".",
-                    " Try a lower train.lr, more train.warmup_steps or train.clip_grad_norm.");
-      }
-      (loss.total / static_cast<double>(options_.grad_accum)).backward();
-      total += value / options_.grad_accum;
-      for (const auto& kv : loss.parts) parts[kv.first] += kv.second / options_.grad_accum;
-    }
-    if (options_.clip_grad_norm > 0) {
-      const double norm =
-          torch::nn::utils::clip_grad_norm_(optimizer.parameters(), options_.clip_grad_norm);
-      if (!std::isfinite(norm))
-        throw_error("the gradient norm became ", norm, " at step ", step + 1,
-                    "; training stopped. ",
-                    result.last_checkpoint.empty()
-                        ? std::string("No checkpoint was written yet.")
-                        : "The last good checkpoint is " + result.last_checkpoint + ".");
-    }
-    optimizer.step();
-
-    const int64_t done = step + 1;
-    window["loss"] += total;
-    for (const auto& kv : parts) window[kv.first] += kv.second;
-    ++window_count;
-    auto shown = parts;
-    shown["loss"] = total;
-    shown["lr"] = lr;
-    progress.update(done, shown);
-    if (done % options_.log_every == 0 || done == end) {
-      nlohmann::json record = {{"step", done}, {"split", "train"}, {"lr", lr}};
-      for (const auto& kv : window) record[kv.first] = kv.second / window_count;
-      log.write(record);
-      window.clear();
-      window_count = 0;
-    }
-    const bool last = done == options_.steps;
-    if ((options_.eval_every > 0 && done % options_.eval_every == 0) || last)
-      evaluate_and_keep_best(done);
-    if ((save_every > 0 && done % save_every == 0) || last || done == end)
-      result.last_checkpoint = save(done, optimizer, result);
-    result.steps_done = done;
   }
-  progress.finish();
-  result.steps_done = std::max(result.steps_done, start);
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return result;
+  result.final_metrics = metrics;
+  run.model->train();
+}
+
+// The one place the task evaluates (a data-parallel run will combine the ranks' results here).
+Metrics Trainer::evaluate() { return task_.evaluate(); }
+
+void Trainer::write_log(Run& run, const nlohmann::json& record) {
+  if (run.log) run.log->write(record);  // opened by the writer only
 }
 
 }  // namespace attnd

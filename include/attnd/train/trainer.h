@@ -21,7 +21,7 @@ namespace attnd {
 
 struct TrainerOptions {
   int64_t steps = 1000;          // optimiser steps
-  int64_t batch_size = 128;      // per micro-batch
+  int64_t batch_size = 128;      // per micro-batch (all ranks together)
   int64_t grad_accum = 1;        // micro-batches per step
   AdamWConfig adamw;
   int64_t warmup_steps = 0;
@@ -40,6 +40,10 @@ struct TrainerOptions {
   // JSON files written into every checkpoint besides the trainer's own (e.g. "tokenizer.json",
   // so that a text model's checkpoint carries the vocabulary it was trained with).
   std::map<std::string, nlohmann::json> checkpoint_files;
+  // Data parallel (seams only: no communication yet). Each rank takes batch_size / world_size
+  // examples of every micro-batch (BatchSampler); only rank 0 writes files and progress.
+  int64_t rank = 0;
+  int64_t world_size = 1;
 };
 
 struct TrainResult {
@@ -62,7 +66,22 @@ class Trainer {
   // The newest checkpoints/step-N in a run directory, or "" if none.
   static std::string latest_checkpoint(const std::string& run_dir);
 
+  // Whether this process writes the run's files (metrics.jsonl, checkpoints/, best/) and shows
+  // progress. Every such write goes through this one check.
+  bool is_writer() const { return options_.rank == 0; }
+
  private:
+  struct Run;        // one fit()'s state: optimiser, schedule, sampler, log, progress, result
+  struct StepStats;  // what one optimiser step reports: lr, loss, loss parts
+
+  // The parts of fit(), in the order each step runs them.
+  int64_t resume(const std::string& resume_from, Run& run);
+  StepStats optimizer_step(int64_t step, Run& run);
+  void log_step(int64_t done, const StepStats& stats, Run& run);
+  void evaluate_and_keep_best(int64_t step, Run& run);
+  Metrics evaluate();
+  void write_log(Run& run, const nlohmann::json& record);
+
   int64_t restore(const std::string& checkpoint_dir, NamedAdamW& optimizer, TrainResult& result);
   std::string save(int64_t step, NamedAdamW& optimizer, const TrainResult& result);
   void prune_checkpoints() const;
