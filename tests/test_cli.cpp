@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "test_utils.h"
 
@@ -92,10 +94,19 @@ TEST(Cli, UnknownRecipeKeySuggestsTheClosestOne) {
 }
 
 TEST(Cli, ModelTableTypoIsRejected) {
+  // Associative recall is generated (no data files), so the run gets as far as the [model] check.
   attnd::test::TempDir tmp;
-  write(tmp / "r.toml", "[model]\nmodel_type = \"vit\"\nhidden_sise = 16\n");
-  auto r = run("train " + (tmp / "r.toml") + " --set data.dir=" + (tmp / "nothing"));
+  write(tmp / "r.toml",
+        "[data]\ndataset = \"associative-recall\"\nrecall_pairs = 4\nrecall_vocab = 20\n"
+        "train_examples = 64\n"
+        "[model]\nmodel_type = \"gpt2\"\nvocab_size = 20\nn_positions = 16\nn_embdd = 16\n"
+        "n_layer = 1\nn_head = 1\n"
+        "[train]\nsteps = 1\nbatch_size = 8\nwarmup_steps = 0\n");
+  auto r = run("train " + (tmp / "r.toml") + " --set run.progress=lines --out " + (tmp / "run"));
   EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("unknown key 'model.n_embdd'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("did you mean 'model.n_embd'?"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(tmp / "run/metrics.jsonl")) << "it trained despite the typo";
 }
 
 TEST(Cli, PrintConfigShowsEveryKey) {
@@ -129,6 +140,7 @@ TEST(Cli, TrainInfoEvalAttnDistillResumeEndToEnd) {
   EXPECT_TRUE(fs::exists(tmp / "teacher/config.toml"));
   EXPECT_TRUE(fs::exists(tmp / "teacher/result.json"));
   EXPECT_NE(r.output.find("test: accuracy"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("eval @2"), std::string::npos) << r.output;  // not repeated on resume
 
   r = run("info " + (tmp / "teacher/best"));
   EXPECT_EQ(r.code, 0) << r.output;
@@ -149,11 +161,27 @@ TEST(Cli, TrainInfoEvalAttnDistillResumeEndToEnd) {
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("soft_ce"), std::string::npos) << r.output;  // the loss part is logged
 
-  // Resume: a run extended from 4 to 6 steps continues from its step-4 checkpoint.
+  // Resume: a run extended from 4 to 6 steps continues from its step-4 checkpoint. Only steps 5
+  // and 6 run: no evaluation at 2 or 4, and metrics.jsonl keeps the first run's lines (with its
+  // train line at 4, which a fresh 6-step run would not write) followed by the new ones.
   r = run("train --set train.steps=6" + tiny + " --out " + (tmp / "teacher") + " --resume " +
           (tmp / "teacher/checkpoints/step-0000004"));
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("6 steps"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("eval @6"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("eval @2"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("eval @4"), std::string::npos) << r.output;
+  std::vector<std::string> lines;
+  {
+    std::ifstream in(tmp / "teacher/metrics.jsonl");
+    std::string line;
+    while (std::getline(in, line)) {
+      auto record = nlohmann::json::parse(line);
+      lines.push_back(record.at("split").get<std::string>() + "@" +
+                      std::to_string(record.at("step").get<int64_t>()));
+    }
+  }
+  EXPECT_EQ(lines, (std::vector<std::string>{"eval@2", "train@4", "eval@4", "train@6", "eval@6"}));
 }
 
 TEST(Cli, MaeTransferCopyEvalEnsembleShiftEndToEnd) {
