@@ -147,46 +147,6 @@ TrainerOptions trainer_options(const Config& c) {
   return o;
 }
 
-ImageData load_image_data(const Config& c) {
-  const auto dataset = c.get_string("data.dataset");
-  ATTND_CHECK_INPUT(dataset == "fashion-mnist", "data.dataset = '", dataset,
-                    "' is not known (expected fashion-mnist)");
-  auto dir = c.get_string("data.dir");
-  if (dir.empty()) dir = "/usr/share/datasets/fashion-mnist";
-  ImageData data;
-  data.clean_train_images = std::make_shared<ImageDataset>(load_fashion_mnist(dir, true));
-  data.test = std::make_shared<ImageDataset>(load_fashion_mnist(dir, false));
-  data.train_images = std::make_shared<ImageDataset>(*data.clean_train_images);
-  if (c.get_bool("data.augment")) {
-    Augmentation aug;
-    aug.crop_pad = c.get_int("data.augment_pad");
-    aug.horizontal_flip = true;
-    data.train_images->set_augmentation(aug);
-  }
-  const auto seed = static_cast<uint64_t>(c.get_int("data.split_seed"));
-  const int64_t n = data.clean_train_images->size();
-  const int64_t n_val = c.get_int("data.val_examples");
-  ATTND_CHECK_INPUT(n_val >= 0 && n_val < n, "data.val_examples = ", n_val,
-                    " must leave training images (the split has ", n, ")");
-  auto [rest, val] = split_indices(n, n_val, seed);
-  int64_t n_train = c.get_int("data.train_examples");
-  ATTND_CHECK_INPUT(n_train >= 0 && n_train <= static_cast<int64_t>(rest.size()),
-                    "data.train_examples = ", n_train, " but only ", rest.size(),
-                    " training images remain after the validation split");
-  if (n_train > 0) {
-    auto labels = data.clean_train_images->labels().index(
-        {torch::tensor(rest, torch::kLong)});
-    auto picked = stratified_sample(labels, n_train, seed);
-    std::vector<int64_t> subset;
-    subset.reserve(picked.size());
-    for (auto i : picked) subset.push_back(rest[i]);
-    rest = std::move(subset);
-  }
-  data.train = std::make_unique<SubsetDataset>(data.train_images, rest);
-  data.val = std::make_unique<SubsetDataset>(data.clean_train_images, val);
-  return data;
-}
-
 Model build_model(const Config& c, const RecipeData* data) {
   const auto init = c.get_string("run.init");
   auto table = c.table_json("model");

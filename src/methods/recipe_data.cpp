@@ -19,7 +19,6 @@
 #include "attnd/data/text_dataset.h"
 #include "attnd/data/tokenizer_json.h"
 #include "attnd/io/json_file.h"
-#include "attnd/methods/recipe.h"
 #include "attnd/models/registry.h"
 
 namespace attnd {
@@ -66,6 +65,53 @@ std::vector<int64_t> take_random(std::vector<int64_t> indices, int64_t n, uint64
   for (int64_t i = 0; i < n; ++i) kept.push_back(indices[order[i]]);
   std::sort(kept.begin(), kept.end());
   return kept;
+}
+
+// Fashion-MNIST: a class-balanced labelled training subset, a validation split held out from the
+// training images (for checkpoint selection) and the official test split (for reporting).
+struct ImageData {
+  std::shared_ptr<ImageDataset> train_images;        // the full training split (augmenting copy)
+  std::shared_ptr<ImageDataset> clean_train_images;  // the same, without augmentation
+  std::shared_ptr<ImageDataset> test;
+  std::unique_ptr<SubsetDataset> train;
+  std::unique_ptr<SubsetDataset> val;
+};
+
+ImageData load_image_data(const Config& c) {
+  auto dir = c.get_string("data.dir");
+  if (dir.empty()) dir = "/usr/share/datasets/fashion-mnist";
+  ImageData data;
+  data.clean_train_images = std::make_shared<ImageDataset>(load_fashion_mnist(dir, true));
+  data.test = std::make_shared<ImageDataset>(load_fashion_mnist(dir, false));
+  data.train_images = std::make_shared<ImageDataset>(*data.clean_train_images);
+  if (c.get_bool("data.augment")) {
+    Augmentation aug;
+    aug.crop_pad = c.get_int("data.augment_pad");
+    aug.horizontal_flip = true;
+    data.train_images->set_augmentation(aug);
+  }
+  const auto seed = static_cast<uint64_t>(c.get_int("data.split_seed"));
+  const int64_t n = data.clean_train_images->size();
+  const int64_t n_val = c.get_int("data.val_examples");
+  ATTND_CHECK_INPUT(n_val >= 0 && n_val < n, "data.val_examples = ", n_val,
+                    " must leave training images (the split has ", n, ")");
+  auto [rest, val] = split_indices(n, n_val, seed);
+  int64_t n_train = c.get_int("data.train_examples");
+  ATTND_CHECK_INPUT(n_train >= 0 && n_train <= static_cast<int64_t>(rest.size()),
+                    "data.train_examples = ", n_train, " but only ", rest.size(),
+                    " training images remain after the validation split");
+  if (n_train > 0) {
+    auto labels = data.clean_train_images->labels().index(
+        {torch::tensor(rest, torch::kLong)});
+    auto picked = stratified_sample(labels, n_train, seed);
+    std::vector<int64_t> subset;
+    subset.reserve(picked.size());
+    for (auto i : picked) subset.push_back(rest[i]);
+    rest = std::move(subset);
+  }
+  data.train = std::make_unique<SubsetDataset>(data.train_images, rest);
+  data.val = std::make_unique<SubsetDataset>(data.clean_train_images, val);
+  return data;
 }
 
 RecipeData image_data(const Config& c) {

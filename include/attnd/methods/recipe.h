@@ -7,8 +7,6 @@
 #include <string>
 
 #include "attnd/core/config.h"
-#include "attnd/data/image_dataset.h"
-#include "attnd/data/subset.h"
 #include "attnd/methods/recipe_data.h"
 #include "attnd/train/trainer.h"
 
@@ -16,17 +14,6 @@ namespace attnd {
 
 // run.*, data.*, train.* and the free-form [model] table; with_distill adds distill.*.
 ConfigSchema recipe_schema(bool with_distill);
-
-// Images of a recipe: a class-balanced labelled training subset, a validation split held out from
-// the training images (for checkpoint selection) and the official test split (for reporting).
-struct ImageData {
-  std::shared_ptr<ImageDataset> train_images;  // the full training split (augmenting copy)
-  std::shared_ptr<ImageDataset> clean_train_images;  // the same, without augmentation
-  std::shared_ptr<ImageDataset> test;
-  std::unique_ptr<SubsetDataset> train;
-  std::unique_ptr<SubsetDataset> val;
-};
-ImageData load_image_data(const Config& config);
 
 // The model of a recipe: from run.init (a checkpoint) or built from [model] (HF config keys,
 // checked against the model type's known keys with a suggestion for typos). Seeded by run.seed.
