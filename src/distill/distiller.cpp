@@ -3,9 +3,9 @@
 #include <torch/torch.h>
 
 #include <cmath>
-#include <sstream>
 
 #include "attnd/core/error.h"
+#include "attnd/core/index_set.h"
 #include "attnd/distill/losses.h"
 #include "attnd/train/objectives.h"
 
@@ -48,25 +48,8 @@ std::vector<std::pair<int64_t, int64_t>> parse_layer_map(const std::string& spec
       pairs.emplace_back(s, t);
     }
   } else {
-    std::stringstream in(spec);
-    std::string item;
-    while (std::getline(in, item, ',')) {
-      auto colon = item.find(':');
-      ATTND_CHECK_INPUT(colon != std::string::npos, "distill.layer_map: '", item,
-                        "' is not a pair 'student:teacher' (e.g. \"0:0,1:2\")");
-      int64_t s = 0, t = 0;
-      try {
-        s = std::stoll(item.substr(0, colon));
-        t = std::stoll(item.substr(colon + 1));
-      } catch (const std::exception&) {
-        throw_input_error("distill.layer_map: '", item, "' is not a pair of layer numbers");
-      }
-      ATTND_CHECK_INPUT(s >= 0 && s < student_layers, "distill.layer_map: student layer ", s,
-                        " out of range (the student has ", student_layers, " layers)");
-      ATTND_CHECK_INPUT(t >= 0 && t < teacher_layers, "distill.layer_map: teacher layer ", t,
-                        " out of range (the teacher has ", teacher_layers, " layers)");
-      pairs.emplace_back(s, t);
-    }
+    pairs = parse_index_pairs(spec, {student_layers, "student layer"},
+                              {teacher_layers, "teacher layer"}, "distill.layer_map");
   }
   std::vector<std::pair<int64_t, int64_t>> kept;
   for (const auto& p : pairs)

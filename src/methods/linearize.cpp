@@ -9,12 +9,12 @@
 #include <sstream>
 
 #include "attnd/core/error.h"
+#include "attnd/core/index_set.h"
 #include "attnd/data/sampler.h"
 #include "attnd/distill/losses.h"
 #include "attnd/models/model_io.h"
 #include "attnd/io/json_file.h"
 #include "attnd/io/atomic_file.h"
-#include "attnd/methods/transfer.h"
 #include "attnd/nn/linear_mixer.h"
 #include "attnd/models/lora_model.h"
 #include "attnd/train/objectives.h"
@@ -328,7 +328,8 @@ LinearizeResult run_linearize_recipe(const Config& c, const std::string& resume)
     spec.feature_map = c.get_string("linearize.feature_map");
     spec.feature_dim = c.get_int("linearize.feature_dim");
     spec.window = c.get_int("linearize.window");
-    spec.layers = parse_layer_set(c.get_string("linearize.layers"), student->num_layers());
+    spec.layers = parse_index_set(c.get_string("linearize.layers"), {student->num_layers(), "layer"},
+                                  "linearize.layers");
     spec.seed = static_cast<uint64_t>(c.get_int("run.seed"));
     ATTND_CHECK_INPUT(!spec.layers.empty(), "linearize.layers selects no layer");
     torch::manual_seed(spec.seed);

@@ -3,9 +3,9 @@
 #include <torch/torch.h>
 
 #include <filesystem>
-#include <sstream>
 
 #include "attnd/core/error.h"
+#include "attnd/core/index_set.h"
 #include "attnd/distill/distiller.h"
 #include "attnd/models/model_io.h"
 #include "attnd/models/attention_copy.h"
@@ -36,70 +36,12 @@ std::string to_string(TransferMode mode) {
   return "distill";
 }
 
-namespace {
-
-int64_t parse_count(const std::string& text, const std::string& spec, const char* what) {
-  try {
-    size_t used = 0;
-    auto v = std::stoll(text, &used);
-    if (used == text.size() && v >= 0) return v;
-  } catch (const std::exception&) {
-  }
-  throw_input_error(what, " = '", spec, "': '", text, "' is not a non-negative integer");
-}
-
-std::vector<int64_t> parse_list(const std::string& spec, int64_t limit, const char* what) {
-  std::vector<int64_t> out;
-  std::stringstream in(spec);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    auto v = parse_count(item, spec, what);
-    ATTND_CHECK_INPUT(v < limit, what, " = '", spec, "': ", v, " is out of range (0..", limit - 1, ")");
-    out.push_back(v);
-  }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
-
-std::vector<int64_t> range(int64_t from, int64_t to) {
-  std::vector<int64_t> out;
-  for (int64_t i = from; i < to; ++i) out.push_back(i);
-  return out;
-}
-
-}  // namespace
-
 std::vector<int64_t> parse_layer_set(const std::string& spec, int64_t depth) {
-  const char* what = "transfer.layers";
-  if (spec == "all") return range(0, depth);
-  if (spec == "none") return {};
-  auto colon = spec.find(':');
-  if (colon != std::string::npos) {
-    const auto kind = spec.substr(0, colon);
-    const auto k = parse_count(spec.substr(colon + 1), spec, what);
-    ATTND_CHECK_INPUT(k <= depth, what, " = '", spec, "': the model has only ", depth, " layers");
-    if (kind == "all_but_last") return range(0, depth - k);
-    if (kind == "first") return range(0, k);
-    if (kind == "last") return range(depth - k, depth);
-    throw_input_error(what, " = '", spec, "': expected all, none, all_but_last:k, first:k, "
-                      "last:k or a list like 0,1,2");
-  }
-  return parse_list(spec, depth, what);
+  return parse_index_set(spec, {depth, "layer"}, "transfer.layers");
 }
 
 std::vector<int64_t> parse_head_set(const std::string& spec, int64_t heads) {
-  const char* what = "transfer.heads";
-  if (spec == "all") return {};
-  if (spec.rfind("first:", 0) == 0) {
-    const auto k = parse_count(spec.substr(6), spec, what);
-    ATTND_CHECK_INPUT(k >= 1 && k <= heads, what, " = '", spec, "': expected 1..", heads, " heads");
-    return k == heads ? std::vector<int64_t>{} : range(0, k);
-  }
-  auto list = parse_list(spec, heads, what);
-  ATTND_CHECK_INPUT(!list.empty(), what, " = '", spec, "': no heads given (expected all, first:k "
-                    "or a list like 0,1)");
-  return static_cast<int64_t>(list.size()) == heads ? std::vector<int64_t>{} : list;
+  return parse_index_subset(spec, {heads, "head"}, "transfer.heads");
 }
 
 ConfigSchema transfer_schema() {

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "attnd/core/error.h"
+#include "attnd/core/index_set.h"
 #include "attnd/models/attention_copy.h"
 #include "attnd/models/bert.h"
 #include "attnd/models/gpt2.h"
@@ -81,15 +82,7 @@ void apply_mixers(ModelImpl& model, const nlohmann::json& config) {
   ATTND_CHECK_INPUT(mixers.is_object(), "config key 'attnd.mixers' must be an object "
                     "{\"<layer>\": mixer spec}, got ", mixers.type_name());
   for (auto m = mixers.begin(); m != mixers.end(); ++m) {
-    int64_t layer = -1;
-    try {
-      size_t used = 0;
-      layer = std::stoll(m.key(), &used);
-      if (used != m.key().size()) layer = -1;
-    } catch (const std::exception&) {
-    }
-    ATTND_CHECK_INPUT(layer >= 0 && layer < model.num_layers(), "attnd.mixers: '", m.key(),
-                      "' is not a layer of this model (0..", model.num_layers() - 1, ")");
+    const auto layer = parse_index(m.key(), {model.num_layers(), "layer"}, "attnd.mixers");
     model.attention(layer)->set_mixer(make_mixer(m.value()));
   }
 }
