@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "attnd/core/enum_names.h"
 #include "attnd/core/error.h"
 #include "attnd/core/index_set.h"
 #include "attnd/distill/losses.h"
@@ -11,24 +12,18 @@
 
 namespace attnd {
 
-DistillLoss parse_distill_loss(const std::string& name) {
-  if (name == "soft_ce") return DistillLoss::kAttnSoftCE;
-  if (name == "kl") return DistillLoss::kAttnKL;
-  if (name == "mse") return DistillLoss::kAttnMSE;
-  if (name == "hidden_mse") return DistillLoss::kHiddenMSE;
-  throw_input_error("unknown distillation loss '", name,
-                    "' (expected soft_ce, kl, mse or hidden_mse)");
+namespace {
+constexpr EnumName<DistillLoss> kDistillLosses[] = {{DistillLoss::kAttnSoftCE, "soft_ce"},
+                                                    {DistillLoss::kAttnKL, "kl"},
+                                                    {DistillLoss::kAttnMSE, "mse"},
+                                                    {DistillLoss::kHiddenMSE, "hidden_mse"}};
+}  // namespace
+
+DistillLoss parse_distill_loss(const std::string& name, const std::string& key) {
+  return parse_enum(kDistillLosses, name, key);
 }
 
-std::string to_string(DistillLoss loss) {
-  switch (loss) {
-    case DistillLoss::kAttnSoftCE: return "soft_ce";
-    case DistillLoss::kAttnKL: return "kl";
-    case DistillLoss::kAttnMSE: return "mse";
-    case DistillLoss::kHiddenMSE: return "hidden_mse";
-  }
-  return "?";
-}
+std::string to_string(DistillLoss loss) { return enum_name(kDistillLosses, loss); }
 
 std::vector<std::pair<int64_t, int64_t>> parse_layer_map(const std::string& spec,
                                                          int64_t student_layers,

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "attnd/core/enum_names.h"
 #include "attnd/core/error.h"
 #include "attnd/core/index_set.h"
 #include "attnd/data/sampler.h"
@@ -307,6 +308,16 @@ std::string describe_recovery(const Metrics& teacher, const Metrics& student) {
   return out.str();
 }
 
+namespace {
+
+enum class Stages { kMimicry, kFinetune, kBoth };
+constexpr EnumName<Stages> kStages[] = {
+    {Stages::kMimicry, "1"}, {Stages::kFinetune, "2"}, {Stages::kBoth, "both"}};
+// linearize.finetune: false = every weight, true = LoRA adapters only.
+constexpr EnumName<bool> kFinetuneLora[] = {{false, "full"}, {true, "lora"}};
+
+}  // namespace
+
 LinearizeResult run_linearize_recipe(const Config& c, const std::string& resume) {
   configure_threads(c.get_int("run.threads"));
   const auto source = c.get_string("run.init");
@@ -315,8 +326,7 @@ LinearizeResult run_linearize_recipe(const Config& c, const std::string& resume)
   ATTND_CHECK_INPUT(c.table_json("model").empty(), "attnd linearize takes its model from run.init; "
                     "remove the [model] table");
   const auto stages = c.get_string("linearize.stages");
-  ATTND_CHECK_INPUT(stages == "1" || stages == "2" || stages == "both", "linearize.stages = '",
-                    stages, "' (expected 1, 2 or both)");
+  const auto stage_set = parse_enum(kStages, stages, "linearize.stages");
   auto device = parse_device(c.get_string("run.device"));
   auto teacher = load_model(source, device);
   auto data = load_recipe_data(c);
@@ -349,7 +359,7 @@ LinearizeResult run_linearize_recipe(const Config& c, const std::string& resume)
     if (under_mixer(p.key())) mixer_parameters += p.value().numel();
   const bool learnable = mixer_parameters > 0;
   result.stage1_skipped = !learnable;
-  if ((stages == "1" || stages == "both") && !resume_stage2 && learnable) {
+  if (stage_set != Stages::kFinetune && !resume_stage2 && learnable) {
     freeze_all_but_mixers(*student);
     MimicryOptions mo;
     mo.attention_weight = c.get_double("linearize.attention_weight");
@@ -369,19 +379,17 @@ LinearizeResult run_linearize_recipe(const Config& c, const std::string& resume)
     ATTND_CHECK(!r.best_dir.empty(), "stage 1 produced no checkpoint");
     student = load_model(r.best_dir, device);
   }
-  if (stages == "2" || stages == "both") {
+  if (stage_set != Stages::kMimicry) {
     unfreeze_all(*student);
-    const auto finetune = c.get_string("linearize.finetune");
-    ATTND_CHECK_INPUT(finetune == "full" || finetune == "lora", "linearize.finetune = '", finetune,
-                      "' (expected full or lora)");
-    if (finetune == "lora" && !has_lora(*student)) {  // a resumed stage-2 checkpoint has them
-      LoraOptions lora;
-      lora.rank = c.get_int("linearize.lora_rank");
-      lora.alpha = c.get_double("linearize.lora_alpha");
-      lora.targets = parse_lora_targets(c.get_string("linearize.lora_targets"));
-      add_lora(*student, lora);
+    const bool lora = parse_enum(kFinetuneLora, c.get_string("linearize.finetune"), "linearize.finetune");
+    if (lora && !has_lora(*student)) {  // a resumed stage-2 checkpoint has them
+      LoraOptions lora_options;
+      lora_options.rank = c.get_int("linearize.lora_rank");
+      lora_options.alpha = c.get_double("linearize.lora_alpha");
+      lora_options.targets = parse_lora_targets(c.get_string("linearize.lora_targets"));
+      add_lora(*student, lora_options);
     }
-    if (finetune == "lora") freeze_all_but_lora(*student, c.get_bool("linearize.lora_train_maps"));
+    if (lora) freeze_all_but_lora(*student, c.get_bool("linearize.lora_train_maps"));
     SupervisedTask task(student, data.val.get(), eval_bs, device,
                         c.get_double("train.label_smoothing"));
     auto options = trainer_options(c);

@@ -4,8 +4,10 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
+#include "attnd/core/enum_names.h"
 #include "attnd/core/error.h"
 #include "attnd/core/suggest.h"
 #include "attnd/distill/distiller.h"
@@ -114,13 +116,23 @@ std::string run_directory(const Config& config) {
   return out.empty() ? (fs::path("runs") / config.get_string("run.name")).string() : out;
 }
 
-static Progress::Style progress_style(const std::string& name) {
-  if (name == "auto") return Progress::Style::kAuto;
-  if (name == "bar") return Progress::Style::kBar;
-  if (name == "lines") return Progress::Style::kLines;
-  if (name == "quiet") return Progress::Style::kQuiet;
-  throw_input_error("run.progress = '", name, "' (expected auto, bar, lines or quiet)");
-}
+namespace {
+
+constexpr EnumName<Progress::Style> kProgressStyles[] = {{Progress::Style::kAuto, "auto"},
+                                                         {Progress::Style::kBar, "bar"},
+                                                         {Progress::Style::kLines, "lines"},
+                                                         {Progress::Style::kQuiet, "quiet"}};
+
+// distill.attention_loss: one of DistillLoss's attention losses, or none.
+constexpr EnumName<std::optional<DistillLoss>> kAttentionLosses[] = {
+    {DistillLoss::kAttnSoftCE, "soft_ce"},
+    {DistillLoss::kAttnKL, "kl"},
+    {DistillLoss::kAttnMSE, "mse"},
+    {std::nullopt, "none"}};
+// distill.hidden_loss: whether the blocks' hidden states are compared (MSE).
+constexpr EnumName<bool> kHiddenLosses[] = {{false, "none"}, {true, "mse"}};
+
+}  // namespace
 
 TrainerOptions trainer_options(const Config& c) {
   TrainerOptions o;
@@ -141,7 +153,7 @@ TrainerOptions trainer_options(const Config& c) {
   o.seed = static_cast<uint64_t>(c.get_int("run.seed"));
   o.run_dir = run_directory(c);
   o.device = parse_device(c.get_string("run.device"));
-  o.progress = progress_style(c.get_string("run.progress"));
+  o.progress = parse_enum(kProgressStyles, c.get_string("run.progress"), "run.progress");
   o.label = c.get_string("run.name");
   ATTND_CHECK_INPUT(o.adamw.lr > 0, "train.lr must be positive, got ", o.adamw.lr);
   return o;
@@ -262,18 +274,12 @@ RecipeResult run_distill_recipe(const Config& c, const std::string& resume) {
   spec.label_smoothing = c.get_double("train.label_smoothing");
   auto pairs = parse_layer_map(c.get_string("distill.layer_map"), student->num_layers(),
                                teacher->num_layers(), c.get_int("distill.skip_last"));
-  const auto attention = c.get_string("distill.attention_loss");
-  if (attention != "none") {
-    auto kind = parse_distill_loss(attention);
-    ATTND_CHECK_INPUT(kind != DistillLoss::kHiddenMSE, "distill.attention_loss = '", attention,
-                      "' (expected soft_ce, kl, mse or none)");
+  const auto attention =
+      parse_enum(kAttentionLosses, c.get_string("distill.attention_loss"), "distill.attention_loss");
+  if (attention)
     for (auto [s, t] : pairs)
-      spec.terms.push_back({kind, s, t, c.get_double("distill.attention_weight"), {}});
-  }
-  const auto hidden = c.get_string("distill.hidden_loss");
-  ATTND_CHECK_INPUT(hidden == "none" || hidden == "mse", "distill.hidden_loss = '", hidden,
-                    "' (expected none or mse)");
-  if (hidden == "mse")
+      spec.terms.push_back({*attention, s, t, c.get_double("distill.attention_weight"), {}});
+  if (parse_enum(kHiddenLosses, c.get_string("distill.hidden_loss"), "distill.hidden_loss"))
     for (auto [s, t] : pairs)
       spec.terms.push_back({DistillLoss::kHiddenMSE, s, t, c.get_double("distill.hidden_weight"), {}});
   ATTND_CHECK_INPUT(!spec.terms.empty() || spec.task_weight > 0,

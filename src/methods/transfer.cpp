@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "attnd/core/enum_names.h"
 #include "attnd/core/error.h"
 #include "attnd/core/index_set.h"
 #include "attnd/distill/distiller.h"
@@ -15,26 +16,19 @@ namespace attnd {
 
 namespace fs = std::filesystem;
 
+namespace {
+constexpr EnumName<TransferMode> kTransferModes[] = {{TransferMode::kDistill, "distill"},
+                                                     {TransferMode::kCopy, "copy"},
+                                                     {TransferMode::kCopyQ, "copy_q"},
+                                                     {TransferMode::kCopyK, "copy_k"},
+                                                     {TransferMode::kCopyV, "copy_v"}};
+}  // namespace
+
 TransferMode parse_transfer_mode(const std::string& name) {
-  if (name == "distill") return TransferMode::kDistill;
-  if (name == "copy") return TransferMode::kCopy;
-  if (name == "copy_q") return TransferMode::kCopyQ;
-  if (name == "copy_k") return TransferMode::kCopyK;
-  if (name == "copy_v") return TransferMode::kCopyV;
-  throw_input_error("transfer.mode = '", name,
-                    "' is not known (expected distill, copy, copy_q, copy_k or copy_v)");
+  return parse_enum(kTransferModes, name, "transfer.mode");
 }
 
-std::string to_string(TransferMode mode) {
-  switch (mode) {
-    case TransferMode::kDistill: return "distill";
-    case TransferMode::kCopy: return "copy";
-    case TransferMode::kCopyQ: return "copy_q";
-    case TransferMode::kCopyK: return "copy_k";
-    case TransferMode::kCopyV: return "copy_v";
-  }
-  return "distill";
-}
+std::string to_string(TransferMode mode) { return enum_name(kTransferModes, mode); }
 
 std::vector<int64_t> parse_layer_set(const std::string& spec, int64_t depth) {
   return parse_index_set(spec, {depth, "layer"}, "transfer.layers");

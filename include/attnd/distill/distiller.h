@@ -13,8 +13,10 @@ namespace attnd {
 
 enum class DistillLoss { kAttnSoftCE, kAttnKL, kAttnMSE, kHiddenMSE };
 
-// "soft_ce" | "kl" | "mse" (attention), "hidden_mse"; InputError lists the names otherwise.
-DistillLoss parse_distill_loss(const std::string& name);
+// "soft_ce" | "kl" | "mse" (attention), "hidden_mse"; otherwise InputError naming `key` (where the
+// name came from) and the names.
+DistillLoss parse_distill_loss(const std::string& name,
+                               const std::string& key = "distillation loss");
 std::string to_string(DistillLoss loss);
 
 struct LossTerm {
