@@ -3,103 +3,24 @@
 #include <torch/torch.h>
 
 #include <filesystem>
-#include <fstream>
 #include <iomanip>
-#include <set>
 #include <sstream>
 
 #include "attnd/core/enum_names.h"
 #include "attnd/core/error.h"
 #include "attnd/core/index_set.h"
-#include "attnd/data/sampler.h"
 #include "attnd/distill/losses.h"
-#include "attnd/models/model_io.h"
-#include "attnd/io/json_file.h"
 #include "attnd/io/atomic_file.h"
-#include "attnd/nn/linear_mixer.h"
+#include "attnd/io/json_file.h"
 #include "attnd/models/lora_model.h"
+#include "attnd/models/model_io.h"
 #include "attnd/train/objectives.h"
 
 namespace attnd {
 
 namespace fs = std::filesystem;
 
-// ---- conversion --------------------------------------------------------------------------------
-
-void linearize(ModelImpl& model, const LinearizeSpec& spec) {
-  ATTND_CHECK_INPUT(spec.mixer == "linear" || spec.mixer == "hybrid", "linearize.mixer = '",
-                    spec.mixer, "' (expected linear or hybrid)");
-  std::vector<int64_t> layers = spec.layers;
-  if (layers.empty())
-    for (int64_t l = 0; l < model.num_layers(); ++l) layers.push_back(l);
-  for (auto l : layers) {
-    ATTND_CHECK_INPUT(l >= 0 && l < model.num_layers(), "linearize: layer ", l,
-                      " out of range (the model has ", model.num_layers(), " layers)");
-    auto attention = model.attention(l);
-    nlohmann::json mixer = {{"kind", spec.mixer},
-                            {"feature_map", spec.feature_map},
-                            {"num_heads", attention->num_heads()},
-                            {"head_dim", attention->head_dim()},
-                            {"feature_dim", spec.feature_dim},
-                            {"seed", spec.seed + static_cast<uint64_t>(l)}};
-    if (spec.mixer == "hybrid") mixer["window"] = spec.window;
-    auto made = make_mixer(mixer);
-    auto params = attention->parameters();
-    if (!params.empty()) made->to(params.front().device());
-    attention->set_mixer(made);
-  }
-}
-
-static bool under_mixer(const std::string& name) {
-  return name.find(".mixer.") != std::string::npos || name.rfind("mixer.", 0) == 0;
-}
-
-int64_t freeze_all_but_mixers(ModelImpl& model) {
-  int64_t trainable = 0;
-  for (auto& p : model.named_parameters(true)) {
-    const bool keep = under_mixer(p.key());
-    p.value().set_requires_grad(keep);
-    trainable += keep ? p.value().numel() : 0;
-  }
-  return trainable;
-}
-
-void unfreeze_all(ModelImpl& model) {
-  for (auto& p : model.named_parameters(true)) {
-    // Fixed tables (MAE position tables; Performer's Ω is a buffer) stay as they were made.
-    if (model.is_fixed_parameter(p.key())) continue;
-    p.value().set_requires_grad(true);
-  }
-}
-
-std::vector<int64_t> linearized_layers(ModelImpl& model) {
-  std::vector<int64_t> out;
-  for (int64_t l = 0; l < model.num_layers(); ++l)
-    if (model.attention(l)->mixer()->kind() != "softmax") out.push_back(l);
-  return out;
-}
-
-torch::Tensor student_attention_weights(ModelImpl& student, int64_t layer, const torch::Tensor& q,
-                                        const torch::Tensor& k, const AttentionMask& mask) {
-  const auto& mixer = student.attention(layer)->mixer();
-  if (auto* linear = dynamic_cast<LinearMixerImpl*>(mixer.get())) {
-    auto [fq, fk] = linear->features(q, k, mask);
-    return linear_attention_weights(fq, fk, mask, linear->options().eps);
-  }
-  if (auto* hybrid = dynamic_cast<HybridMixerImpl*>(mixer.get())) return hybrid->weights(q, k, mask);
-  throw_input_error("layer ", layer, " has a '", mixer->kind(), "' mixer: only linear and hybrid "
-                    "layers have feature maps to train");
-}
-
 // ---- stage 1 -----------------------------------------------------------------------------------
-
-namespace {
-
-AttentionMask mask_of(const ModelImpl& model, const Batch& batch) {
-  return model.attention_mask(batch.input);
-}
-
-}  // namespace
 
 AttentionMimicryTask::AttentionMimicryTask(Model teacher, Model student, MimicryOptions options,
                                            const Dataset* eval_data, int64_t eval_batch_size,
@@ -167,82 +88,6 @@ Metrics AttentionMimicryTask::metrics_from(const EvalSums& sums) const {
           {"spearman", sums.get("spearman_sum") / n}};
 }
 
-// ---- fidelity ----------------------------------------------------------------------------------
-
-torch::Tensor rowwise_spearman(const torch::Tensor& x_in, const torch::Tensor& y_in,
-                               const torch::Tensor& allowed_in) {
-  auto x = x_in.to(torch::kDouble), y = y_in.to(torch::kDouble);
-  auto allowed = allowed_in.defined() ? allowed_in.expand_as(x) : torch::ones_like(x, torch::kBool);
-  const double inf = std::numeric_limits<double>::infinity();
-  // Disallowed entries sort last, so the allowed ones get ranks 0..m−1 among themselves.
-  auto rank = [&](const torch::Tensor& t) {
-    return t.masked_fill(allowed.logical_not(), inf).argsort(int64_t{-1}).argsort(int64_t{-1}).to(torch::kDouble);
-  };
-  auto w = allowed.to(torch::kDouble);
-  auto n = w.sum(-1, true);
-  auto rx = rank(x), ry = rank(y);
-  auto mx = (rx * w).sum(-1, true) / n.clamp_min(1);
-  auto my = (ry * w).sum(-1, true) / n.clamp_min(1);
-  auto dx = (rx - mx) * w;
-  auto dy = (ry - my) * w;
-  auto cov = (dx * dy).sum(-1);
-  auto var = (dx * dx).sum(-1) * (dy * dy).sum(-1);
-  auto valid = var > 0;
-  auto rho = cov / var.clamp_min(1e-300).sqrt();
-  return rho.masked_select(valid).mean();
-}
-
-std::vector<LayerFidelity> attention_fidelity(ModelImpl& teacher, ModelImpl& student,
-                                              const Dataset& data, int64_t batch_size,
-                                              const torch::Device& device, int64_t max_examples) {
-  const auto layers = linearized_layers(student);
-  ATTND_CHECK_INPUT(data.size() > 0, "attention fidelity: the dataset is empty");
-  torch::NoGradGuard no_grad;
-  teacher.eval();
-  student.eval();
-  std::map<int64_t, LayerFidelity> sums;
-  double seen = 0;
-  const int64_t n = std::min(data.size(), max_examples);
-  for (const auto& idx : eval_batches(n, batch_size)) {
-    auto batch = data.get(idx, 0).to(device);
-    Taps taps;
-    taps.record(kRecordQueries | kRecordKeys | kRecordProbs | kRecordLogits,
-                {layers.begin(), layers.end()});
-    teacher.forward(batch.input, &taps);
-    const auto mask = mask_of(student, batch);
-    for (auto l : layers) {
-      const auto& t = taps.at(l);
-      auto a = t.probs.to(torch::kDouble);
-      auto s = student_attention_weights(student, l, t.queries, t.keys, mask).to(torch::kDouble);
-      auto allowed = mask.allowed(a.size(2), a.size(3), a.device());
-      auto log_s = torch::log(s.clamp_min(1e-12)), log_a = torch::log(a.clamp_min(1e-12));
-      const double ce = -(a * log_s).sum(-1).mean().item<double>();
-      const double h_t = -(a * log_a).sum(-1).mean().item<double>();
-      const double h_s = -(s * log_s).sum(-1).mean().item<double>();
-      const double rho = rowwise_spearman(t.logits, s, allowed).item<double>();
-      auto& f = sums[l];
-      const double b = static_cast<double>(idx.size());
-      f.layer = l;
-      f.ce += ce * b;
-      f.kl += (ce - h_t) * b;
-      f.entropy_teacher += h_t * b;
-      f.entropy_student += h_s * b;
-      f.spearman += rho * b;
-    }
-    seen += static_cast<double>(idx.size());
-  }
-  std::vector<LayerFidelity> out;
-  for (auto& [l, f] : sums) {
-    f.ce /= seen;
-    f.kl /= seen;
-    f.entropy_teacher /= seen;
-    f.entropy_student /= seen;
-    f.spearman /= seen;
-    out.push_back(f);
-  }
-  return out;
-}
-
 // ---- recipe ------------------------------------------------------------------------------------
 
 ConfigSchema linearize_schema() {
@@ -266,25 +111,6 @@ ConfigSchema linearize_schema() {
       .add("linearize.lora_targets", "q,k,v,o", "stage 2 with LoRA: adapted projections (q,k,v,o or all)")
       .add("linearize.lora_train_maps", false, "stage 2 with LoRA: also train the feature maps");
   return s;
-}
-
-std::string fidelity_table(const std::vector<LayerFidelity>& fidelity) {
-  std::ostringstream out;
-  out << "| layer | CE | KL | entropy teacher | entropy student | Spearman ρ |\n|---|---|---|---|---|---|\n";
-  out << std::fixed << std::setprecision(4);
-  for (const auto& f : fidelity)
-    out << "| " << f.layer << " | " << f.ce << " | " << f.kl << " | " << f.entropy_teacher << " | "
-        << f.entropy_student << " | " << f.spearman << " |\n";
-  return out.str();
-}
-
-nlohmann::json fidelity_json(const std::vector<LayerFidelity>& fidelity) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& f : fidelity)
-    out.push_back({{"layer", f.layer}, {"ce", f.ce}, {"kl", f.kl},
-                   {"entropy_teacher", f.entropy_teacher}, {"entropy_student", f.entropy_student},
-                   {"spearman", f.spearman}});
-  return out;
 }
 
 double task_recovery(const Metrics& teacher, const Metrics& student) {
@@ -354,10 +180,7 @@ LinearizeResult run_linearize_recipe(const Config& c, const std::string& resume)
 
   // Fixed feature maps (elu, relu, performer, cosformer, taylor, exp_t*) have nothing to mimic
   // with: stage 1 is skipped for them and the result says so.
-  int64_t mixer_parameters = 0;
-  for (const auto& p : student->named_parameters(true))
-    if (under_mixer(p.key())) mixer_parameters += p.value().numel();
-  const bool learnable = mixer_parameters > 0;
+  const bool learnable = mixer_parameter_count(*student) > 0;
   result.stage1_skipped = !learnable;
   if (stage_set != Stages::kFinetune && !resume_stage2 && learnable) {
     freeze_all_but_mixers(*student);

@@ -14,7 +14,7 @@
 #include "attnd/models/model_io.h"
 #include "attnd/io/atomic_file.h"
 #include "attnd/io/json_file.h"
-#include "attnd/methods/linearize.h"
+#include "attnd/methods/linearize_surgery.h"
 #include "attnd/methods/mae.h"
 #include "attnd/models/registry.h"
 #include "attnd/train/objectives.h"

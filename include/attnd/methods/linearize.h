@@ -10,31 +10,12 @@
 #include <vector>
 
 #include "attnd/core/config.h"
+#include "attnd/methods/attention_fidelity.h"
+#include "attnd/methods/linearize_surgery.h"
 #include "attnd/methods/recipe.h"
 #include "attnd/train/task.h"
 
 namespace attnd {
-
-struct LinearizeSpec {
-  std::string mixer = "linear";            // linear | hybrid (LoLCATs sliding window + linear)
-  std::string feature_map = "softmax_split";
-  int64_t feature_dim = 0;                 // 0: the feature map's default
-  int64_t window = 64;                     // hybrid only
-  std::vector<int64_t> layers;             // empty: every layer
-  uint64_t seed = 0;                       // random feature maps (performer)
-};
-
-// Replaces the mixers of spec.layers by linear (or hybrid) ones; the projections are untouched.
-void linearize(ModelImpl& model, const LinearizeSpec& spec);
-// Stage 1: only parameters under a "mixer" child keep requires_grad. Returns how many do.
-int64_t freeze_all_but_mixers(ModelImpl& model);
-void unfreeze_all(ModelImpl& model);
-// The layers whose mixer is not softmax.
-std::vector<int64_t> linearized_layers(ModelImpl& model);
-
-// Student attention weights [B, H, N, N] of a linearized layer for the given (teacher) q and k.
-torch::Tensor student_attention_weights(ModelImpl& student, int64_t layer, const torch::Tensor& q,
-                                        const torch::Tensor& k, const AttentionMask& mask);
 
 struct MimicryOptions {
   double attention_weight = 1.0;  // soft CE between teacher and student rows
@@ -64,26 +45,6 @@ class AttentionMimicryTask : public Task {
   torch::Device device_;
 };
 
-// Attention fidelity of one layer, averaged over examples, heads and query rows.
-struct LayerFidelity {
-  int64_t layer = 0;
-  double ce = 0, kl = 0;                      // −Σ a log â, Σ a (log a − log â)
-  double entropy_teacher = 0, entropy_student = 0;
-  double spearman = 0;                        // ρ between qᵀk and â per row (monotonicity)
-};
-// Teacher = the softmax model, student = its linearized copy; at most max_examples examples.
-std::vector<LayerFidelity> attention_fidelity(ModelImpl& teacher, ModelImpl& student,
-                                              const Dataset& data, int64_t batch_size,
-                                              const torch::Device& device,
-                                              int64_t max_examples = 1000);
-// Spearman rank correlation per row of x and y [.., N] over the allowed entries (allowed: bool,
-// broadcastable; undefined = all), averaged over rows. Ties are broken by position.
-torch::Tensor rowwise_spearman(const torch::Tensor& x, const torch::Tensor& y,
-                               const torch::Tensor& allowed = {});
-
-// The per-layer fidelity as a markdown table and as JSON (report.md, result.json, attnd eval).
-std::string fidelity_table(const std::vector<LayerFidelity>& fidelity);
-nlohmann::json fidelity_json(const std::vector<LayerFidelity>& fidelity);
 // How much of the original's task metric the converted model keeps: accuracy ratio for
 // classifiers, original / converted perplexity for language models (both 1 = fully recovered).
 double task_recovery(const Metrics& teacher, const Metrics& student);
