@@ -3,9 +3,15 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include "attnd/distill/losses.h"
-#include "attnd/models/model_io.h"
+#include "attnd/io/json_file.h"
 #include "attnd/methods/linearize.h"
+#include "attnd/methods/stage.h"
+#include "attnd/models/model_io.h"
 #include "attnd/models/registry.h"
 #include "attnd/nn/linear_mixer.h"
 #include "attnd/train/trainer.h"
@@ -189,6 +195,69 @@ TEST(Linearize, BadInputIsNamed) {
   auto config = linear_copy(model)->config_json();
   config["attnd"]["mixers"]["9"] = config["attnd"]["mixers"]["0"];
   EXPECT_NE(error_of([&] { create_model(config); }).find("'9' is not a layer"), std::string::npos);
+}
+
+// ---- the recipe: stages and resume --------------------------------------------------------------
+
+// A linearize run of a tiny GPT-2 on generated associative recall (no data files). The learning
+// rate is constant (no warmup, min_lr_ratio 1) and every step is logged, so a run extended by a
+// resume must equal one that ran all its steps at once, log lines included.
+Config tiny_linearize_recipe(const std::string& source, const std::string& out, int64_t steps) {
+  return Config::load(linearize_schema(), "",
+                      {"run.init=" + source, "run.out=" + out, "run.progress=quiet", "run.threads=1",
+                       "data.dataset=associative-recall", "data.recall_pairs=4",
+                       "data.recall_vocab=20", "data.train_examples=64", "train.batch_size=8",
+                       "train.steps=" + std::to_string(steps), "train.eval_every=2", "train.log_every=1",
+                       "train.warmup_steps=0", "train.min_lr_ratio=1.0", "train.eval_batch_size=500",
+                       "linearize.attention_steps=2"});
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(LinearizeRecipe, ResumesStageTwoFromTheRunDirectoryRecord) {
+  TempDir tmp;
+  torch::manual_seed(0);
+  auto softmax = create_model({{"model_type", "gpt2"}, {"vocab_size", 20}, {"n_positions", 16},
+                               {"n_embd", 16}, {"n_layer", 2}, {"n_head", 2}, {"resid_pdrop", 0.0},
+                               {"embd_pdrop", 0.0}, {"attn_pdrop", 0.0}});
+  save_model(tmp / "softmax", *softmax);
+
+  // Reference: stage 2 runs its 4 steps at once.
+  run_linearize_recipe(tiny_linearize_recipe(tmp / "softmax", tmp / "whole", 4));
+  // The same run stopped after 2 finetuning steps, then resumed from its run directory alone — a
+  // path in which nothing says "stage2".
+  const auto run = tmp / "lin";
+  run_linearize_recipe(tiny_linearize_recipe(tmp / "softmax", run, 2));
+  auto record = read_stage_record(run);
+  ASSERT_TRUE(record.has_value());
+  EXPECT_EQ(record->stage, 2);
+  EXPECT_TRUE(record->finished);
+  const auto stage1_log = read_text(run + "/stage1/metrics.jsonl");
+  ASSERT_FALSE(stage1_log.empty());
+  // Checkpoints are written as whole directories swapped in, so a rerun of either stage would
+  // drop these markers; a resumed stage 2 only adds step 4.
+  const std::string marks[] = {run + "/stage1/checkpoints/step-0000002/mark",
+                               run + "/stage2/checkpoints/step-0000002/mark"};
+  for (const auto& mark : marks) std::ofstream(mark) << "untouched\n";
+  auto resumed = run_linearize_recipe(tiny_linearize_recipe(tmp / "softmax", run, 4), run);
+
+  // Stage 1 was not run again; stage 2 continued to step 4 and ends where the whole run ends.
+  for (const auto& mark : marks) EXPECT_TRUE(std::filesystem::exists(mark)) << mark;
+  EXPECT_EQ(read_text(run + "/stage1/metrics.jsonl"), stage1_log);
+  EXPECT_TRUE(std::filesystem::exists(run + "/stage2/checkpoints/step-0000004"));
+  EXPECT_EQ(read_text(run + "/stage2/metrics.jsonl"), read_text(tmp / "whole/stage2/metrics.jsonl"));
+  auto a = load_model(tmp / "whole/model"), b = load_model(run + "/model");
+  const auto sa = a->state(), sb = b->state();
+  ASSERT_EQ(sa.size(), sb.size());
+  for (const auto& [name, t] : sa) attnd::test::expect_tensors_equal(sb.at(name), t, name);
+  EXPECT_EQ(read_json_file(run + "/result.json")["student_test"],
+            read_json_file(tmp / "whole/result.json")["student_test"]);
+  EXPECT_EQ(resumed.run_dir, run);
 }
 
 }  // namespace

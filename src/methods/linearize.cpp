@@ -13,6 +13,7 @@
 #include "attnd/io/atomic_file.h"
 #include "attnd/io/json_file.h"
 #include "attnd/models/lora_model.h"
+#include "attnd/methods/stage.h"
 #include "attnd/models/model_io.h"
 #include "attnd/train/objectives.h"
 
@@ -176,33 +177,35 @@ LinearizeResult run_linearize_recipe(const Config& c, const std::string& resume)
   fs::create_directories(result.run_dir);
   write_file_atomic((fs::path(result.run_dir) / "config.toml").string(), c.to_toml());
   const auto eval_bs = c.get_int("train.eval_batch_size");
-  const bool resume_stage2 = !resume.empty() && resume.find("stage2") != std::string::npos;
+  // The run directory's record (or the layout of a checkpoint path) says which stage to continue.
+  const auto resume_at = resolve_stage_resume(resume, 2);
 
   // Fixed feature maps (elu, relu, performer, cosformer, taylor, exp_t*) have nothing to mimic
   // with: stage 1 is skipped for them and the result says so.
   const bool learnable = mixer_parameter_count(*student) > 0;
   result.stage1_skipped = !learnable;
-  if (stage_set != Stages::kFinetune && !resume_stage2 && learnable) {
+  if (stage_set != Stages::kFinetune && resume_at.stage <= 1 && learnable) {
+    write_stage_record(result.run_dir, {1, false});
     freeze_all_but_mixers(*student);
     MimicryOptions mo;
     mo.attention_weight = c.get_double("linearize.attention_weight");
     mo.output_weight = c.get_double("linearize.output_weight");
     AttentionMimicryTask task(teacher, student, mo, data.val.get(), eval_bs, device);
-    auto options = trainer_options(c);
+    auto options = stage_options(c, data);
     options.steps = c.get_int("linearize.attention_steps");
     options.adamw.lr = c.get_double("linearize.attention_lr");
     options.adamw.weight_decay = 0.0;
     options.warmup_steps = std::min<int64_t>(options.warmup_steps, options.steps / 10);
     options.eval_every = options.steps;
-    options.run_dir = (fs::path(result.run_dir) / "stage1").string();
+    options.run_dir = stage_dir(result.run_dir, 1);
     options.label = c.get_string("run.name") + " stage 1";
-    options.checkpoint_files = data.checkpoint_files();
-    Trainer trainer(options, task, *data.train);
-    auto r = trainer.fit(resume);
-    ATTND_CHECK(!r.best_dir.empty(), "stage 1 produced no checkpoint");
-    student = load_model(r.best_dir, device);
+    auto stage = run_stage(options, task, data, resume_at.stage == 1 ? resume_at.from : "");
+    ATTND_CHECK(stage.best != nullptr, "stage 1 produced no checkpoint");
+    student = stage.best;
+    write_stage_record(result.run_dir, {1, true});
   }
   if (stage_set != Stages::kMimicry) {
+    write_stage_record(result.run_dir, {2, false});
     unfreeze_all(*student);
     const bool lora = parse_enum(kFinetuneLora, c.get_string("linearize.finetune"), "linearize.finetune");
     if (lora && !has_lora(*student)) {  // a resumed stage-2 checkpoint has them
@@ -215,15 +218,14 @@ LinearizeResult run_linearize_recipe(const Config& c, const std::string& resume)
     if (lora) freeze_all_but_lora(*student, c.get_bool("linearize.lora_train_maps"));
     SupervisedTask task(student, data.val.get(), eval_bs, device,
                         c.get_double("train.label_smoothing"));
-    auto options = trainer_options(c);
-    options.run_dir = (fs::path(result.run_dir) / "stage2").string();
+    auto options = stage_options(c, data);
+    options.run_dir = stage_dir(result.run_dir, 2);
     options.label = c.get_string("run.name") + " stage 2";
-    options.checkpoint_files = data.checkpoint_files();
-    Trainer trainer(options, task, *data.train);
-    auto r = trainer.fit(resume_stage2 ? resume : "");
-    ATTND_CHECK(!r.best_dir.empty(), "stage 2 produced no checkpoint");
-    student = load_model(r.best_dir, device);
+    auto stage = run_stage(options, task, data, resume_at.stage == 2 ? resume_at.from : "");
+    ATTND_CHECK(stage.best != nullptr, "stage 2 produced no checkpoint");
+    student = stage.best;
     merge_lora(*student);  // the converted model keeps only the base names + feature maps
+    write_stage_record(result.run_dir, {2, true});
   }
   save_model((fs::path(result.run_dir) / "model").string(), *student, {}, data.checkpoint_files());
   result.teacher_test = evaluate_model(*teacher, *data.test, eval_bs, device);

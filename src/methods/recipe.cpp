@@ -16,6 +16,7 @@
 #include "attnd/io/json_file.h"
 #include "attnd/methods/linearize_surgery.h"
 #include "attnd/methods/mae.h"
+#include "attnd/methods/stage.h"
 #include "attnd/models/registry.h"
 #include "attnd/train/objectives.h"
 
@@ -229,19 +230,17 @@ void write_downstream_model(const ModelImpl& best, const RecipeData& data,
 RecipeResult train_and_test(const Config& c, Task& task, const RecipeData& data,
                             const std::string& resume, const TestFn& test) {
   RecipeResult result;
-  auto options = trainer_options(c);
-  options.checkpoint_files = data.checkpoint_files();
+  const auto options = stage_options(c, data);
   result.run_dir = options.run_dir;
   fs::create_directories(result.run_dir);
   write_file_atomic((fs::path(result.run_dir) / "config.toml").string(), c.to_toml());
-  Trainer trainer(options, task, *data.train);
-  result.train = trainer.fit(resume);
-  if (result.train.steps_done == options.steps && !result.train.best_dir.empty()) {
-    auto best = load_model(result.train.best_dir, options.device);
-    result.test = test ? test(best, result)
-                       : evaluate_model(*best, *data.test, c.get_int("train.eval_batch_size"),
+  auto stage = run_stage(options, task, data, resume);
+  result.train = stage.train;
+  if (stage.best) {
+    result.test = test ? test(stage.best, result)
+                       : evaluate_model(*stage.best, *data.test, c.get_int("train.eval_batch_size"),
                                         options.device);
-    write_downstream_model(*best, data, result.run_dir, static_cast<uint64_t>(c.get_int("run.seed")));
+    write_downstream_model(*stage.best, data, result.run_dir, static_cast<uint64_t>(c.get_int("run.seed")));
     write_result(result.run_dir, result);
   }
   return result;
