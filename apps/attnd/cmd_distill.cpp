@@ -10,22 +10,19 @@ namespace attnd::cli {
 
 void add_distill_command(CLI::App& app) {
   auto options = std::make_shared<RecipeOptions>();
-  auto teacher = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand(
       "distill", "train a student with attention/hidden-state distillation from a frozen teacher");
   add_recipe_options(*cmd, *options);
-  cmd->add_option("--teacher", *teacher, "teacher checkpoint directory (overrides distill.teacher)");
+  add_key_flag(*cmd, *options, "--teacher", "distill.teacher", "teacher checkpoint directory");
   cmd->footer(
       "The student is [model] (or run.init); the loss is train's task loss times "
       "distill.task_weight plus distill.attention_weight x the attention loss (soft_ce, kl, mse) "
       "over the layers of distill.layer_map, plus distill.hidden_weight x hidden-state MSE.\n"
       "Example: attnd distill recipes/fashion-mnist-distill.toml --teacher runs/teacher/best");
-  cmd->callback([options, teacher]() {
-    auto opts = *options;
-    if (!teacher->empty()) opts.overrides.push_back("distill.teacher=" + *teacher);
+  cmd->callback([options]() {
     Config config(recipe_schema(true));
-    if (!resolve_recipe(opts, recipe_schema(true), config)) return;
-    auto result = run_distill_recipe(config, opts.resume);
+    if (!resolve_recipe(*options, recipe_schema(true), config)) return;
+    auto result = run_distill_recipe(config, options->resume);
     print_recipe_result(std::cout, "distill", result);
   });
 }

@@ -9,28 +9,21 @@
 
 namespace attnd::cli {
 
-namespace {
-struct LinearizeFlags {
-  std::string from, feature_map, mixer, stages, finetune;
-};
-}  // namespace
-
 void add_linearize_command(CLI::App& app) {
   auto options = std::make_shared<RecipeOptions>();
-  auto flags = std::make_shared<LinearizeFlags>();
   auto* cmd = app.add_subcommand(
       "linearize", "convert a softmax model to linear attention with Hedgehog feature maps");
   add_recipe_options(*cmd, *options);
-  cmd->add_option("--from", flags->from, "the softmax checkpoint to convert (sets run.init)");
-  cmd->add_option("--feature-map", flags->feature_map,
-                  "softmax_split | exp | softmax_concat | elu | relu | t2r | performer | "
-                  "cosformer | taylor | exp_t1 | exp_t2 (sets linearize.feature_map)");
-  cmd->add_option("--mixer", flags->mixer, "linear | hybrid (sets linearize.mixer)")
+  add_key_flag(*cmd, *options, "--from", "run.init", "the softmax checkpoint to convert");
+  add_key_flag(*cmd, *options, "--feature-map", "linearize.feature_map",
+               "softmax_split | exp | softmax_concat | elu | relu | t2r | performer | cosformer | "
+               "taylor | exp_t1 | exp_t2");
+  add_key_flag(*cmd, *options, "--mixer", "linearize.mixer", "linear | hybrid")
       ->check(CLI::IsMember({"linear", "hybrid"}));
-  cmd->add_option("--stages", flags->stages, "1 | 2 | both (sets linearize.stages)")
+  add_key_flag(*cmd, *options, "--stages", "linearize.stages", "1 | 2 | both")
       ->check(CLI::IsMember({"1", "2", "both"}));
-  cmd->add_option("--finetune", flags->finetune,
-                  "stage 2: full | lora (rank/alpha/targets: linearize.lora_*; merged on save)")
+  add_key_flag(*cmd, *options, "--finetune", "linearize.finetune",
+               "stage 2: full | lora (rank/alpha/targets: linearize.lora_*; merged on save)")
       ->check(CLI::IsMember({"full", "lora"}));
   cmd->footer(
       "Stage 1 freezes every base weight and trains only the feature maps, with the soft\n"
@@ -39,17 +32,11 @@ void add_linearize_command(CLI::App& app) {
       "(train.*), or only LoRA adapters on q/k/v/o with --finetune lora. Writes <run>/stage1,\n"
       "<run>/stage2, <run>/model, result.json and report.md.\n"
       "Example: attnd linearize recipes/hedgehog/vit.toml --from runs/fmnist-vit/best");
-  cmd->callback([options, flags]() {
-    auto opts = *options;
-    if (!flags->from.empty()) opts.overrides.push_back("run.init=" + flags->from);
-    if (!flags->feature_map.empty()) opts.overrides.push_back("linearize.feature_map=" + flags->feature_map);
-    if (!flags->mixer.empty()) opts.overrides.push_back("linearize.mixer=" + flags->mixer);
-    if (!flags->stages.empty()) opts.overrides.push_back("linearize.stages=" + flags->stages);
-    if (!flags->finetune.empty()) opts.overrides.push_back("linearize.finetune=" + flags->finetune);
+  cmd->callback([options]() {
     const auto schema = linearize_schema();
     Config config(schema);
-    if (!resolve_recipe(opts, schema, config)) return;
-    auto r = run_linearize_recipe(config, opts.resume);
+    if (!resolve_recipe(*options, schema, config)) return;
+    auto r = run_linearize_recipe(config, options->resume);
     if (r.stage1_skipped)
       std::cout << "linearize: this feature map has no parameters: stage 1 was skipped\n";
     std::cout << "linearize: " << describe_recovery(r.teacher_test, r.student_test) << "\n";

@@ -12,17 +12,27 @@ void add_recipe_options(CLI::App& cmd, RecipeOptions& options) {
       ->take_all();
   cmd.add_option("--resume", options.resume,
                  "continue from a checkpoint directory or a run directory's latest checkpoint");
-  cmd.add_option("--device", options.device, "cpu | cuda | cuda:N (overrides run.device)");
-  cmd.add_option("--out", options.out, "run directory (overrides run.out)");
+  add_key_flag(cmd, options, "--device", "run.device", "cpu | cuda | cuda:N");
+  add_key_flag(cmd, options, "--out", "run.out", "run directory");
   cmd.add_flag("--print-config", options.print_config,
                "print the resolved recipe (every key, with defaults and help) and exit");
 }
 
-bool resolve_recipe(const RecipeOptions& options, const ConfigSchema& schema, Config& out) {
+CLI::Option* add_key_flag(CLI::App& cmd, RecipeOptions& options, const std::string& flag,
+                          const std::string& key, const std::string& help) {
+  auto& bound = options.key_flags.emplace_back(KeyFlag{key, ""});
+  return cmd.add_option(flag, bound.value, help + " (sets " + key + ")");
+}
+
+std::vector<std::string> recipe_overrides(const RecipeOptions& options) {
   std::vector<std::string> overrides = options.overrides;
-  if (!options.device.empty()) overrides.push_back("run.device=" + options.device);
-  if (!options.out.empty()) overrides.push_back("run.out=" + options.out);
-  out = Config::load(schema, options.recipe, overrides);
+  for (const auto& flag : options.key_flags)
+    if (!flag.value.empty()) overrides.push_back(flag.key + "=" + flag.value);
+  return overrides;
+}
+
+bool resolve_recipe(const RecipeOptions& options, const ConfigSchema& schema, Config& out) {
+  out = Config::load(schema, options.recipe, recipe_overrides(options));
   if (options.print_config) {
     std::cout << out.to_toml();
     return false;

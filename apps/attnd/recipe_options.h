@@ -1,8 +1,9 @@
-// Options shared by the verbs that run a recipe (train, distill).
+// Options shared by the verbs that run a recipe (train, distill, transfer, linearize).
 #pragma once
 
 #include <CLI/CLI.hpp>
 
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -10,18 +11,29 @@
 
 namespace attnd::cli {
 
+// A shortcut flag that sets one recipe key: `--teacher X` is `--set transfer.teacher=X`.
+struct KeyFlag {
+  std::string key;
+  std::string value;  // empty: not given
+};
+
 struct RecipeOptions {
   std::string recipe;
   std::vector<std::string> overrides;
   std::string resume;
-  std::string device;
-  std::string out;
+  std::deque<KeyFlag> key_flags;  // a deque: CLI11 holds a reference to each value
   bool print_config = false;
 };
 
+// The recipe file, --set, --resume, --print-config, and the flags --device and --out.
 void add_recipe_options(CLI::App& cmd, RecipeOptions& options);
-// Loads the recipe with --set overrides and the shortcut flags applied; nullopt-like false when
-// --print-config was asked (the config is then printed and the verb should return).
+// Declares --flag as a shortcut for `key`; the help says which key it sets.
+CLI::Option* add_key_flag(CLI::App& cmd, RecipeOptions& options, const std::string& flag,
+                          const std::string& key, const std::string& help);
+// --set assignments, then "key=value" for every shortcut flag that was given (so they win).
+std::vector<std::string> recipe_overrides(const RecipeOptions& options);
+// Loads the recipe with --set overrides and the shortcut flags applied; false when --print-config
+// was asked (the config is then printed and the verb should return).
 bool resolve_recipe(const RecipeOptions& options, const ConfigSchema& schema, Config& out);
 
 }  // namespace attnd::cli
