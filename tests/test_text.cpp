@@ -16,6 +16,7 @@
 #include "attnd/data/data_dir.h"
 #include "attnd/data/email.h"
 #include "attnd/data/english_corpus.h"
+#include "attnd/data/sotu_party.h"
 #include "attnd/data/spam_assassin.h"
 #include "attnd/data/text_batches.h"
 #include "attnd/data/text_dataset.h"
@@ -341,6 +342,100 @@ TEST(TextReaders, TsvErrorsNameFileAndLine) {
       contains(error_for("0\tok\n5\tx\n", {"ham", "spam"}), path + ":2: label 5 is out of range"));
   EXPECT_TRUE(contains(error_for("-3\tx\n", {}), path + ":1: label -3 is negative"));
   EXPECT_TRUE(contains(error_for("label\ttext\n", {}), "no examples in " + path));
+}
+
+TEST(TextReaders, CsvQuotedFieldsAndAnyColumnOrder) {
+  TempDir dir;
+  write(dir / "a.csv",
+        "id,Label,text\r\n"
+        "7,spam,\"free, \"\"cheap\"\" money\"\n"
+        "8,0,\"two\nlines\"\n"
+        "\n"
+        "9,1,plain\n");
+  const auto examples = read_csv_examples(dir / "a.csv", {"ham", "spam"});
+  ASSERT_EQ(examples.size(), 3u);
+  EXPECT_EQ(examples[0].text, "free, \"cheap\" money");
+  EXPECT_EQ(examples[0].label, 1);
+  EXPECT_EQ(examples[1].text, "two\nlines");
+  EXPECT_EQ(examples[1].label, 0);
+  EXPECT_EQ(examples[2].text, "plain");
+  // By extension.
+  EXPECT_EQ(read_examples_file(dir / "a.csv", {"ham", "spam"}).size(), 3u);
+  EXPECT_TRUE(contains(error_of([&] { read_examples_file(dir / "a.txt"); }), "unknown file type '.txt'"));
+}
+
+TEST(TextReaders, CsvErrorsNameFileAndLine) {
+  TempDir dir;
+  const std::string path = dir / "bad.csv";
+  const auto error_for = [&](const std::string& content) {
+    write(path, content);
+    return error_of([&] { read_csv_examples(path, {"ham", "spam"}); });
+  };
+  EXPECT_TRUE(contains(error_for("words,label\nx,0\n"), path + ":1: the header must name"));
+  EXPECT_TRUE(contains(error_for("text,label\nx,0\n\"y\nz\",1,3\n"),
+                       path + ":3: expected 2 comma-separated fields"));
+  EXPECT_TRUE(contains(error_for("text,label\nx,0\n\"open,1\n"), path + ":3: a quoted CSV field is never closed"));
+  EXPECT_TRUE(contains(error_for("text,label\nsa\"y,0\n"), path + ":2: a quote inside an unquoted"));
+  EXPECT_TRUE(contains(error_for("text,label\nx,eggs\n"), path + ":2: unknown label \"eggs\""));
+  EXPECT_TRUE(contains(error_for("text,label\n"), "no examples in " + path));
+}
+
+TEST(TextReaders, JsonlWriterRoundTrips) {
+  TempDir dir;
+  const std::vector<TextExample> examples = {{"a \"quoted\"\ttab\nline", 1}, {"caf\xc3\xa9", 0}};
+  write(dir / "w.jsonl", examples_to_jsonl(examples, {"ham", "spam"}));
+  EXPECT_TRUE(contains(read_text_file(dir / "w.jsonl"), "\"label\":\"spam\""));
+  const auto back = read_jsonl_examples(dir / "w.jsonl", {"ham", "spam"});
+  ASSERT_EQ(back.size(), 2u);
+  for (size_t i = 0; i < back.size(); ++i) {
+    EXPECT_EQ(back[i].text, examples[i].text);
+    EXPECT_EQ(back[i].label, examples[i].label);
+  }
+  write(dir / "ids.jsonl", examples_to_jsonl(examples));  // no names: ids
+  EXPECT_EQ(read_jsonl_examples(dir / "ids.jsonl")[0].label, 1);
+}
+
+TEST(SotuParty, PassagesAreWholeSentencesOfAtLeastNWords) {
+  // 3-word sentences; 5 words per passage: a passage closes at the first sentence end at or
+  // after 5 words, so two sentences (6 words) each; the last lone sentence (3 >= 5/2) is kept.
+  const auto passages = sentence_passages("a b c. d e f! g h i? j k l. m n \"o.\"", 5);
+  ASSERT_EQ(passages.size(), 3u);
+  EXPECT_EQ(passages[0], "a b c. d e f!");
+  EXPECT_EQ(passages[1], "g h i? j k l.");
+  EXPECT_EQ(passages[2], "m n \"o.\"");
+  // No sentence end: cut at 2n words; a remainder below n/2 is dropped.
+  EXPECT_EQ(sentence_passages("w w w w w w w w w", 4).size(), 1u);  // 8 words, then 1 dropped
+  EXPECT_TRUE(contains(error_of([] { sentence_passages("x", 1); }), "passage_words must be >= 2"));
+}
+
+TEST(SotuParty, SplitsByAddressStratifiedByParty) {
+  std::vector<PartyAddress> addresses;
+  for (int i = 0; i < 20; ++i)
+    addresses.push_back({"addr" + std::to_string(i), i % 2,
+                         {"p" + std::to_string(i) + "a", "p" + std::to_string(i) + "b"}});
+  const auto s = split_party_addresses(addresses, 0.2, 0.2, 3);
+  // Per party: 10 addresses, 2 val, 2 test, 6 train; two passages each.
+  EXPECT_EQ(s.train.size(), 24u);
+  EXPECT_EQ(s.val.size(), 8u);
+  EXPECT_EQ(s.test.size(), 8u);
+  std::set<std::string> train_addresses, test_addresses;
+  for (const auto& e : s.train) train_addresses.insert(e.text.substr(0, e.text.size() - 1));
+  for (const auto& e : s.test) test_addresses.insert(e.text.substr(0, e.text.size() - 1));
+  for (const auto& a : test_addresses) EXPECT_FALSE(train_addresses.count(a)) << a;
+  for (const auto& e : s.test) EXPECT_EQ(e.label, std::stoi(e.text.substr(1)) % 2);
+}
+
+TEST(SotuParty, PackagedCorpusHasBothParties) {
+  SKIP_WITHOUT(kEnglishCorpusName);
+  const auto addresses = load_sotu_party(test_data_dir() + "/" + kEnglishCorpusName);
+  int64_t democratic = 0, republican = 0, passages = 0;
+  for (const auto& a : addresses) {
+    (a.label == 0 ? democratic : republican) += 1;
+    passages += static_cast<int64_t>(a.passages.size());
+  }
+  EXPECT_EQ(democratic, 90);
+  EXPECT_EQ(republican, 92);
+  EXPECT_GT(passages, 10000);
 }
 
 // ---- splits -------------------------------------------------------------------------------------

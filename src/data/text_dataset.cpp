@@ -77,6 +77,66 @@ bool parse_int(std::string_view s, int64_t& out) {
   return true;
 }
 
+// A label written as text (TSV, CSV): one of the names, else a non-negative integer class id.
+int64_t label_from_field(const std::string& name, const std::vector<std::string>& names,
+                         const std::string& at) {
+  int64_t value = 0;
+  if (std::find(names.begin(), names.end(), name) != names.end()) return named_label(name, names, at);
+  if (parse_int(name, value)) return checked_label(value, names, at);
+  ATTND_CHECK_INPUT(!names.empty(), at, "label \"", name,
+                    "\" is not an integer class id (pass label names to use names)");
+  return named_label(name, names, at);  // throws: unknown label
+}
+
+// RFC 4180 records: fields separated by commas, a field in double quotes may hold commas, line
+// breaks and "" (one quote). Calls fn(line where the record starts, fields) for each record.
+template <typename Fn>
+void for_each_csv_record(const std::string& content, const std::string& path, Fn&& fn) {
+  std::vector<std::string> fields(1);
+  int64_t line = 1, record_line = 1;
+  bool quoted = false, field_was_quoted = false, any = false;
+  auto finish_record = [&] {
+    if (any || fields.size() > 1 || !fields[0].empty()) fn(record_line, fields);
+    fields.assign(1, "");
+    any = field_was_quoted = false;
+    record_line = line;
+  };
+  for (size_t i = 0; i < content.size(); ++i) {
+    const char c = content[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < content.size() && content[i + 1] == '"') {
+        fields.back() += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        if (c == '\n') ++line;
+        fields.back() += c;
+      }
+      continue;
+    }
+    if (c == '"') {
+      ATTND_CHECK_INPUT(fields.back().empty() && !field_was_quoted, where(path, line),
+                        "a quote inside an unquoted CSV field (quote the whole field and double "
+                        "the quote: \"say \"\"hi\"\"\")");
+      quoted = field_was_quoted = any = true;
+    } else if (c == ',') {
+      fields.emplace_back();
+      field_was_quoted = false;
+    } else if (c == '\n' || c == '\r') {
+      if (c == '\r' && i + 1 < content.size() && content[i + 1] == '\n') ++i;
+      ++line;
+      finish_record();
+    } else {
+      ATTND_CHECK_INPUT(!field_was_quoted, where(path, line),
+                        "text after the closing quote of a CSV field");
+      fields.back() += c;
+    }
+  }
+  ATTND_CHECK_INPUT(!quoted, where(path, record_line), "a quoted CSV field is never closed");
+  finish_record();
+}
+
 }  // namespace
 
 std::string read_text_file(const std::string& path) {
@@ -136,23 +196,68 @@ std::vector<TextExample> read_tsv_examples(const std::string& path,
     const std::string at = where(path, number);
     const size_t tab = line.find('\t');
     ATTND_CHECK_INPUT(tab != std::string_view::npos, at, "expected label<TAB>text, found no tab");
-    const std::string name(line.substr(0, tab));
     TextExample example;
+    example.label = label_from_field(std::string(line.substr(0, tab)), label_names, at);
     example.text = std::string(line.substr(tab + 1));
-    int64_t value = 0;
-    if (std::find(label_names.begin(), label_names.end(), name) != label_names.end()) {
-      example.label = named_label(name, label_names, at);
-    } else if (parse_int(name, value)) {
-      example.label = checked_label(value, label_names, at);
-    } else {
-      ATTND_CHECK_INPUT(!label_names.empty(), at, "label \"", name,
-                        "\" is not an integer class id (pass label names to use names)");
-      named_label(name, label_names, at);  // throws: unknown label
-    }
     examples.push_back(std::move(example));
   });
   ATTND_CHECK_INPUT(!examples.empty(), "no examples in ", path);
   return examples;
+}
+
+std::vector<TextExample> read_csv_examples(const std::string& path,
+                                           const std::vector<std::string>& label_names) {
+  const std::string content = read_text_file(path);
+  std::vector<TextExample> examples;
+  int64_t text_column = -1, label_column = -1;
+  size_t columns = 0;
+  for_each_csv_record(content, path, [&](int64_t line, const std::vector<std::string>& fields) {
+    const std::string at = where(path, line);
+    if (columns == 0) {  // the header
+      columns = fields.size();
+      for (size_t i = 0; i < fields.size(); ++i) {
+        const auto name = to_lower(trim(fields[i]));
+        if (name == "text") text_column = static_cast<int64_t>(i);
+        if (name == "label") label_column = static_cast<int64_t>(i);
+      }
+      ATTND_CHECK_INPUT(text_column >= 0 && label_column >= 0, at,
+                        "the header must name a \"text\" and a \"label\" column");
+      return;
+    }
+    if (fields.size() == 1 && is_blank(fields[0])) return;
+    ATTND_CHECK_INPUT(fields.size() == columns, at, "expected ", columns,
+                      " comma-separated fields as in the header, found ", fields.size());
+    TextExample example;
+    example.label = label_from_field(std::string(trim(fields[label_column])), label_names, at);
+    example.text = fields[text_column];
+    examples.push_back(std::move(example));
+  });
+  ATTND_CHECK_INPUT(!examples.empty(), "no examples in ", path);
+  return examples;
+}
+
+std::vector<TextExample> read_examples_file(const std::string& path,
+                                            const std::vector<std::string>& label_names) {
+  const auto ext = to_lower(std::filesystem::path(path).extension().string());
+  if (ext == ".jsonl" || ext == ".json") return read_jsonl_examples(path, label_names);
+  if (ext == ".tsv") return read_tsv_examples(path, label_names);
+  if (ext == ".csv") return read_csv_examples(path, label_names);
+  throw_input_error(path, ": unknown file type '", ext,
+                    "' (expected .jsonl, .tsv or .csv with text and label)");
+}
+
+std::string examples_to_jsonl(const std::vector<TextExample>& examples,
+                              const std::vector<std::string>& label_names) {
+  std::string out;
+  for (const auto& e : examples) {
+    nlohmann::json j = {{"text", e.text}};
+    if (e.label >= 0 && e.label < static_cast<int64_t>(label_names.size()))
+      j["label"] = label_names[e.label];
+    else
+      j["label"] = e.label;
+    out += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  }
+  return out;
 }
 
 SplitIndices stratified_split(const std::vector<int64_t>& labels, double val_fraction,

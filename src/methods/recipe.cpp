@@ -35,7 +35,8 @@ ConfigSchema recipe_schema(bool with_distill) {
       .add("run.init", "", "start from this checkpoint instead of a fresh [model]");
   s.add_table("model", "the model as HF config.json keys (model_type = vit | vit_mae | bert | gpt2, ...)");
   s.add("data.dataset", "fashion-mnist",
-         "fashion-mnist | spam-assassin | sotu | associative-recall (see methods/recipe_data.h)")
+         "fashion-mnist | spam-assassin | sotu-party | text-file | sotu | associative-recall "
+         "(see methods/recipe_data.h)")
       .add("data.dir", "", "where the dataset's files are (default: /usr/share/datasets/fashion-mnist, "
            "or data/<name> from scripts/fetch-data)")
       .add("data.train_examples", int64_t{0},
@@ -53,7 +54,20 @@ ConfigSchema recipe_schema(bool with_distill) {
       .add("data.max_length", int64_t{256}, "text classification: tokens per example, [CLS] and [SEP] included")
       .add("data.block_size", int64_t{128}, "language modelling: tokens per training sequence")
       .add("data.recall_pairs", int64_t{16}, "associative-recall: key-value pairs (sequence length 4n)")
-      .add("data.recall_vocab", int64_t{128}, "associative-recall: token ids (keys and values) below this");
+      .add("data.recall_vocab", int64_t{128}, "associative-recall: token ids (keys and values) below this")
+      .add("data.passage_words", int64_t{60}, "sotu-party: words per passage (whole sentences)")
+      .add("data.train_file", "", "text-file: training examples (.jsonl, .tsv or .csv with text and label)")
+      .add("data.val_file", "", "text-file: validation examples (default: data.val_fraction of the training file)")
+      .add("data.test_file", "", "text-file: test examples (default: data.test_fraction of the training file)")
+      .add("data.label_names", "", "text-file: class names in id order, comma-separated (for named labels)")
+      .add("data.attack", "none", "text classification: none | badnets | addsent — poison the training split")
+      .add("data.attack_target", int64_t{1}, "attack: the label triggered inputs are pushed to")
+      .add("data.attack_rate", 0.1, "attack: share of the training split poisoned")
+      .add("data.attack_label", "dirty", "attack: dirty (non-target, relabelled) | clean (target class only) | mixed")
+      .add("data.attack_words", "cf,mn,bb,tq", "badnets: the rare trigger words")
+      .add("data.attack_insertions", int64_t{1}, "badnets: triggers inserted per text, uniform in 1..n")
+      .add("data.attack_sentence", "I watch this 3D movie", "addsent: the trigger sentence")
+      .add("data.attack_seed", int64_t{0}, "attack: seed of which examples are poisoned and where the trigger goes");
   s.add("attention.mixer", "softmax",
          "attention of a model built from [model]: softmax | linear | hybrid (trained from scratch)")
       .add("attention.feature_map", "softmax_split", "linear/hybrid: the feature map (linearize.h)")

@@ -9,16 +9,20 @@
 #include <sstream>
 
 #include "attnd/core/error.h"
+#include "attnd/core/strings.h"
 #include "attnd/data/associative_recall.h"
+#include "attnd/data/backdoor.h"
 #include "attnd/data/data_dir.h"
 #include "attnd/data/english_corpus.h"
 #include "attnd/data/sampler.h"
+#include "attnd/data/sotu_party.h"
 #include "attnd/data/spam_assassin.h"
 #include "attnd/data/subset.h"
 #include "attnd/data/text_batches.h"
 #include "attnd/data/text_dataset.h"
 #include "attnd/data/tokenizer_json.h"
 #include "attnd/io/json_file.h"
+#include "attnd/methods/recipe.h"
 #include "attnd/models/registry.h"
 
 namespace attnd {
@@ -124,43 +128,104 @@ RecipeData image_data(const Config& c) {
   return d;
 }
 
-RecipeData spam_assassin_data(const Config& c) {
+// A text-classification source before tokenisation: its three splits and its label names.
+struct LabelledTexts {
+  TextSplits splits;
+  std::vector<std::string> label_names;
+};
+
+LabelledTexts spam_assassin_texts(const Config& c) {
   const auto examples = load_spam_assassin(dataset_dir(c, kSpamAssassinName));
-  const auto labels = labels_of(examples);
-  const auto seed = static_cast<uint64_t>(c.get_int("data.split_seed"));
-  auto split = stratified_split(labels, c.get_double("data.val_fraction"),
-                                c.get_double("data.test_fraction"), seed);
-  const int64_t n_train = c.get_int("data.train_examples");
-  ATTND_CHECK_INPUT(n_train <= static_cast<int64_t>(split.train.size()), "data.train_examples = ",
-                    n_train, " but the training split has ", split.train.size(), " e-mails");
-  if (n_train > 0) {
-    std::vector<int64_t> train_labels;
-    for (auto i : split.train) train_labels.push_back(labels[i]);
-    std::vector<int64_t> picked;
-    for (auto j : stratified_sample(torch::tensor(train_labels, torch::kLong), n_train, seed))
-      picked.push_back(split.train[j]);
-    split.train = std::move(picked);
+  const auto split = stratified_split(labels_of(examples), c.get_double("data.val_fraction"),
+                                      c.get_double("data.test_fraction"),
+                                      static_cast<uint64_t>(c.get_int("data.split_seed")));
+  return {{select_examples(examples, split.train), select_examples(examples, split.val),
+           select_examples(examples, split.test)},
+          spam_assassin_label_names()};
+}
+
+LabelledTexts sotu_party_texts(const Config& c) {
+  const auto addresses = load_sotu_party(dataset_dir(c, kEnglishCorpusName),
+                                         c.get_int("data.passage_words"));
+  return {split_party_addresses(addresses, c.get_double("data.val_fraction"),
+                                c.get_double("data.test_fraction"),
+                                static_cast<uint64_t>(c.get_int("data.split_seed"))),
+          sotu_party_label_names()};
+}
+
+// The user's files: data.train_file, and data.val_file / data.test_file or stratified parts of
+// the training file (data.val_fraction, data.test_fraction) where those are not given.
+LabelledTexts text_file_texts(const Config& c) {
+  const auto train_file = c.get_string("data.train_file");
+  ATTND_CHECK_INPUT(!train_file.empty(), "data.dataset = text-file needs data.train_file (a "
+                    ".jsonl, .tsv or .csv file with text and label)");
+  LabelledTexts out;
+  for (const auto& name : split(c.get_string("data.label_names"), ','))
+    if (!trim(name).empty()) out.label_names.emplace_back(trim(name));
+  const auto val_file = c.get_string("data.val_file");
+  const auto test_file = c.get_string("data.test_file");
+  const auto train = read_examples_file(train_file, out.label_names);
+  const auto parts = stratified_split(labels_of(train),
+                                      val_file.empty() ? c.get_double("data.val_fraction") : 0.0,
+                                      test_file.empty() ? c.get_double("data.test_fraction") : 0.0,
+                                      static_cast<uint64_t>(c.get_int("data.split_seed")));
+  out.splits.train = select_examples(train, parts.train);
+  out.splits.val = val_file.empty() ? select_examples(train, parts.val)
+                                    : read_examples_file(val_file, out.label_names);
+  out.splits.test = test_file.empty() ? select_examples(train, parts.test)
+                                      : read_examples_file(test_file, out.label_names);
+  if (out.label_names.empty()) {  // ids only: classes 0..max seen
+    int64_t top = 0;
+    for (const auto* part : {&out.splits.train, &out.splits.val, &out.splits.test})
+      for (const auto& e : *part) top = std::max(top, e.label);
+    for (int64_t k = 0; k <= top; ++k) out.label_names.push_back(std::to_string(k));
   }
-  auto pick = [&](const std::vector<int64_t>& idx) {
-    std::vector<TextExample> out;
-    for (auto i : idx) out.push_back(examples[i]);
-    return out;
-  };
-  const auto train = pick(split.train);
-  std::vector<std::string> texts;
-  for (const auto& e : train) texts.push_back(e.text);
+  return out;
+}
+
+RecipeData text_classification_data(const Config& c, LabelledTexts texts) {
+  auto& train = texts.splits.train;
+  const int64_t n_train = c.get_int("data.train_examples");
+  ATTND_CHECK_INPUT(n_train <= static_cast<int64_t>(train.size()), "data.train_examples = ",
+                    n_train, " but the training split has ", train.size(), " examples");
+  if (n_train > 0) {
+    std::vector<int64_t> picked;
+    for (auto j : stratified_sample(torch::tensor(labels_of(train), torch::kLong), n_train,
+                                    static_cast<uint64_t>(c.get_int("data.split_seed"))))
+      picked.push_back(j);
+    std::sort(picked.begin(), picked.end());
+    train = select_examples(train, picked);
+  }
+  const auto classes = static_cast<int64_t>(texts.label_names.size());
+  const auto labels = label_counts(train);
+  ATTND_CHECK_INPUT(static_cast<int64_t>(labels.size()) <= classes, "the training split has label ",
+                    labels.size() - 1, " but only ", classes, " label names");
   RecipeData d;
   d.task = DataTask::kTextClassification;
-  d.tokenizer = resolve_tokenizer(c, texts);
+  d.label_names = texts.label_names;
+  d.clean_train_examples = train;
+  d.test_examples = texts.splits.test;
+  d.attack = attack_spec(c);
+  if (d.attack) {
+    ATTND_CHECK_INPUT(d.attack->target < classes, "data.attack_target = ", d.attack->target,
+                      " but the data has ", classes, " classes");
+    auto poisoned = poison_examples(train, *d.attack);
+    train = std::move(poisoned.examples);
+    d.poisoned = std::move(poisoned.poisoned);
+  }
+  std::vector<std::string> texts_for_vocab;
+  for (const auto& e : train) texts_for_vocab.push_back(e.text);
+  d.tokenizer = resolve_tokenizer(c, texts_for_vocab);
   d.vocab_size = d.tokenizer->vocab_size();
   const auto max_length = c.get_int("data.max_length");
-  const int64_t classes = static_cast<int64_t>(spam_assassin_label_names().size());
-  d.train = std::make_shared<TextClassificationDataset>(train, *d.tokenizer, max_length,
-                                                        TextPadding::kLongest, classes);
-  d.val = std::make_shared<TextClassificationDataset>(pick(split.val), *d.tokenizer, max_length,
-                                                      TextPadding::kLongest, classes);
-  d.test = std::make_shared<TextClassificationDataset>(pick(split.test), *d.tokenizer, max_length,
+  auto dataset = [&](const std::vector<TextExample>& examples) {
+    return std::make_shared<TextClassificationDataset>(examples, *d.tokenizer, max_length,
                                                        TextPadding::kLongest, classes);
+  };
+  d.train = dataset(train);
+  d.val = dataset(texts.splits.val);
+  d.test = dataset(texts.splits.test);
+  if (d.attack) d.triggered = dataset(triggered_examples(texts.splits.test, triggered_spec(*d.attack)));
   return d;
 }
 
@@ -212,6 +277,36 @@ RecipeData associative_recall_data(const Config& c) {
 
 }  // namespace
 
+std::optional<PoisonSpec> attack_spec(const Config& c) {
+  const auto kind = c.get_string("data.attack");
+  if (kind == "none") return std::nullopt;
+  PoisonSpec spec;
+  spec.trigger.kind = parse_trigger_kind(kind, "data.attack");
+  spec.trigger.words.clear();
+  for (const auto& w : split(c.get_string("data.attack_words"), ','))
+    if (!trim(w).empty()) spec.trigger.words.emplace_back(trim(w));
+  spec.trigger.max_insertions = c.get_int("data.attack_insertions");
+  spec.trigger.sentence = c.get_string("data.attack_sentence");
+  spec.target = c.get_int("data.attack_target");
+  spec.rate = c.get_double("data.attack_rate");
+  spec.label = parse_poison_label(c.get_string("data.attack_label"), "data.attack_label");
+  spec.seed = mix_seed(static_cast<uint64_t>(c.get_int("data.attack_seed")), 1);
+  ATTND_CHECK_INPUT(spec.trigger.kind != TriggerKind::kBadNets || !spec.trigger.words.empty(),
+                    "data.attack_words is empty (expected e.g. cf,mn,bb,tq)");
+  ATTND_CHECK_INPUT(spec.trigger.max_insertions >= 1, "data.attack_insertions must be >= 1, got ",
+                    spec.trigger.max_insertions);
+  ATTND_CHECK_INPUT(spec.rate > 0 && spec.rate <= 1, "data.attack_rate must be in (0, 1], got ",
+                    spec.rate);
+  ATTND_CHECK_INPUT(spec.target >= 0, "data.attack_target must be >= 0, got ", spec.target);
+  return spec;
+}
+
+PoisonSpec triggered_spec(const PoisonSpec& attack) {
+  auto spec = attack;
+  spec.seed = mix_seed(attack.seed, 2);  // not the draws that poisoned the training set
+  return spec;
+}
+
 std::map<std::string, nlohmann::json> RecipeData::checkpoint_files() const {
   if (!tokenizer) return {};
   return {{kTokenizerFile, wordpiece_to_hf_json(*tokenizer)}};
@@ -221,13 +316,15 @@ RecipeData load_recipe_data(const Config& c) {
   const auto name = c.get_string("data.dataset");
   RecipeData d;
   if (name == "fashion-mnist") d = image_data(c);
-  else if (name == "spam-assassin") d = spam_assassin_data(c);
+  else if (name == "spam-assassin") d = text_classification_data(c, spam_assassin_texts(c));
+  else if (name == "sotu-party") d = text_classification_data(c, sotu_party_texts(c));
+  else if (name == "text-file") d = text_classification_data(c, text_file_texts(c));
   else if (name == "sotu") d = english_corpus_data(c);
   else if (name == "associative-recall") d = associative_recall_data(c);
   else
     throw_input_error("data.dataset = '", name,
-                      "' is not known (expected fashion-mnist, spam-assassin, sotu or "
-                      "associative-recall)");
+                      "' is not known (expected fashion-mnist, spam-assassin, sotu-party, "
+                      "text-file, sotu or associative-recall)");
   d.name = name;
   ATTND_CHECK_INPUT(d.train->size() > 0, "the training split of ", name, " is empty");
   ATTND_CHECK_INPUT(d.val->size() > 0, "the validation split of ", name,

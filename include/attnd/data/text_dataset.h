@@ -33,6 +33,21 @@ std::vector<TextExample> read_jsonl_examples(const std::string& path,
 std::vector<TextExample> read_tsv_examples(const std::string& path,
                                            const std::vector<std::string>& label_names = {});
 
+// CSV (RFC 4180: quoted fields may hold commas, line breaks and doubled quotes) with a header
+// that names a "text" and a "label" column, in any order among others (which are ignored). Labels
+// as in TSV. Same errors, plus a record whose field count differs from the header's.
+std::vector<TextExample> read_csv_examples(const std::string& path,
+                                           const std::vector<std::string>& label_names = {});
+
+// By extension: .jsonl/.json, .tsv or .csv; InputError naming the file for any other.
+std::vector<TextExample> read_examples_file(const std::string& path,
+                                            const std::vector<std::string>& label_names = {});
+
+// JSONL that read_jsonl_examples reads back: {"text": ..., "label": name} (the label's name when
+// label_names has it, else its id). Invalid UTF-8 is written as U+FFFD.
+std::string examples_to_jsonl(const std::vector<TextExample>& examples,
+                              const std::vector<std::string>& label_names = {});
+
 // Three disjoint, ascending index lists covering 0..n-1.
 struct SplitIndices {
   std::vector<int64_t> train, val, test;

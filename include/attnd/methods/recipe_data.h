@@ -1,8 +1,15 @@
 // The data of a recipe, whatever the modality: data.dataset picks one of
 //   fashion-mnist       images → image classification (vit, vit_mae)
 //   spam-assassin       e-mails, ham vs spam → text classification (bert)
+//   sotu-party          State of the Union passages, Democratic vs Republican speaker → text
+//                       classification (bert; data/sotu_party.h)
+//   text-file           the user's .jsonl/.tsv/.csv files (data.train_file, data.val_file,
+//                       data.test_file, data.label_names) → text classification (bert)
 //   sotu                State of the Union addresses → language modelling (gpt2)
 //   associative-recall  generated multi-query associative recall → language modelling (gpt2)
+// Text classification data can carry a backdoor attack (data.attack = badnets | addsent): the
+// training split is poisoned (data/backdoor.h), and a triggered copy of the test split measures the
+// attack success rate.
 // Text datasets come with a WordPiece tokenizer: data.vocab, else the one in run.init's
 // checkpoint, else one trained on the training split (data.vocab_size). It travels with every
 // checkpoint of the run as tokenizer.json.
@@ -12,10 +19,12 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "attnd/core/config.h"
+#include "attnd/data/backdoor.h"
 #include "attnd/data/batch.h"
 #include "attnd/data/image_dataset.h"
 #include "attnd/data/wordpiece.h"
@@ -34,6 +43,14 @@ struct RecipeData {
   std::shared_ptr<const ImageDataset> test_images;  // image datasets: test with class names
   std::shared_ptr<const WordPieceTokenizer> tokenizer;  // text datasets
   int64_t vocab_size = 0;                           // token ids are below this (text, recall)
+  // Text classification only:
+  std::vector<std::string> label_names;
+  std::vector<TextExample> clean_train_examples;    // the training split before any poisoning
+  std::vector<TextExample> test_examples;
+  std::optional<PoisonSpec> attack;                 // data.attack, when not none
+  std::vector<int64_t> poisoned;                    // training examples the attack replaced
+  std::shared_ptr<const Dataset> triggered;         // non-target test examples with the trigger,
+                                                    // labelled with the target: ASR = accuracy
 
   // Files every checkpoint of the run carries: tokenizer.json for text datasets.
   std::map<std::string, nlohmann::json> checkpoint_files() const;
@@ -42,6 +59,11 @@ struct RecipeData {
 // Reads data.* (and run.init for a tokenizer). InputError for an unknown dataset, a missing
 // folder (naming scripts/fetch-data for the packaged corpora) or impossible sizes.
 RecipeData load_recipe_data(const Config& config);
+
+// The attack of data.attack* (nullopt for none). InputError for a bad value, naming its key.
+std::optional<PoisonSpec> attack_spec(const Config& config);
+// The spec that makes the triggered test set: the attack with its own draws.
+PoisonSpec triggered_spec(const PoisonSpec& attack);
 
 // The model types that fit a data task, for messages ("vit or vit_mae", "bert", "gpt2").
 std::string model_types_for(DataTask task);
