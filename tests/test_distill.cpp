@@ -79,6 +79,40 @@ TEST(DistillLosses, MseAndHiddenMseByHand) {
   EXPECT_NEAR(hidden_mse(h1, h2, {}).item<double>(), (1.0 + 4.0 + 1e4 + 1e4) / 4, 1e-3);
 }
 
+TEST(DistillLosses, NadAttentionMatchesAHandLoop) {
+  auto teacher = torch::randn({2, 4, 3}, torch::kDouble);
+  auto student = torch::randn({2, 4, 3}, torch::kDouble);
+  auto mask = torch::tensor({1, 1, 1, 0, 1, 1, 0, 0}, torch::kLong).view({2, 4});
+  // a_t = Σ_d h²; zero at padding; divided by the L2 norm over the example's tokens.
+  auto attention_of = [&](const torch::Tensor& h, int64_t b) {
+    std::vector<double> a(4, 0.0);
+    double norm = 0;
+    for (int64_t t = 0; t < 4; ++t) {
+      if (mask[b][t].item<int64_t>() == 0) continue;
+      for (int64_t d = 0; d < 3; ++d) a[t] += std::pow(h[b][t][d].item<double>(), 2);
+      norm += a[t] * a[t];
+    }
+    for (auto& x : a) x /= std::sqrt(norm);
+    return a;
+  };
+  double sum = 0;
+  int64_t real = 0;
+  for (int64_t b = 0; b < 2; ++b) {
+    auto at = attention_of(teacher, b), as = attention_of(student, b);
+    for (int64_t t = 0; t < 4; ++t)
+      if (mask[b][t].item<int64_t>()) {
+        sum += std::pow(at[t] - as[t], 2);
+        ++real;
+      }
+  }
+  EXPECT_NEAR(hidden_attention_mse(teacher, student, mask).item<double>(), sum / real, 1e-6);
+  EXPECT_NEAR(hidden_attention_mse(teacher, teacher, mask).item<double>(), 0.0, 1e-12);
+  // Per example a unit vector over real tokens.
+  auto a = hidden_attention(teacher, mask);
+  test::expect_close(a.pow(2).sum(-1), torch::ones({2}, torch::kDouble), 1e-6, "unit norm");
+  EXPECT_EQ(parse_distill_loss("nad"), DistillLoss::kHiddenAttention);
+}
+
 TEST(DistillLosses, ShapeMismatchIsReported) {
   auto a = torch::rand({1, 2, 3, 3});
   auto b = torch::rand({1, 2, 4, 4});

@@ -45,7 +45,7 @@ TEST(EnumNames, TheRecipesEnums) {
   EXPECT_EQ(parse_distill_loss("hidden_mse"), DistillLoss::kHiddenMSE);
   EXPECT_EQ(to_string(DistillLoss::kAttnKL), "kl");
   EXPECT_EQ(error_of([] { parse_distill_loss("l2", "distill.loss"); }),
-            "distill.loss = 'l2' (expected soft_ce, kl, mse or hidden_mse)");
+            "distill.loss = 'l2' (expected soft_ce, kl, mse, hidden_mse or nad)");
   EXPECT_EQ(trainer_options(Config::load(recipe_schema(false), "", {"run.progress=bar"})).progress,
             Progress::Style::kBar);
   EXPECT_EQ(error_of([] { trainer_options(Config::load(recipe_schema(false), "", {"run.progress=fancy"})); }),

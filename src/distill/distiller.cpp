@@ -16,7 +16,12 @@ namespace {
 constexpr EnumName<DistillLoss> kDistillLosses[] = {{DistillLoss::kAttnSoftCE, "soft_ce"},
                                                     {DistillLoss::kAttnKL, "kl"},
                                                     {DistillLoss::kAttnMSE, "mse"},
-                                                    {DistillLoss::kHiddenMSE, "hidden_mse"}};
+                                                    {DistillLoss::kHiddenMSE, "hidden_mse"},
+                                                    {DistillLoss::kHiddenAttention, "nad"}};
+
+bool on_hidden_states(DistillLoss kind) {
+  return kind == DistillLoss::kHiddenMSE || kind == DistillLoss::kHiddenAttention;
+}
 }  // namespace
 
 DistillLoss parse_distill_loss(const std::string& name, const std::string& key) {
@@ -67,7 +72,7 @@ DistillTask::DistillTask(Model teacher, Model student, DistillSpec spec, const D
                           term.teacher_layer < teacher_->num_layers(),
                       "distillation term pairs student layer ", term.student_layer,
                       " with teacher layer ", term.teacher_layer, ", beyond the models' depth");
-    if (term.kind != DistillLoss::kHiddenMSE) {
+    if (!on_hidden_states(term.kind)) {
       ATTND_CHECK_INPUT(teacher_->num_heads() == student_->num_heads(),
                         "attention distillation pairs heads one to one: the teacher has ",
                         teacher_->num_heads(), " heads, the student ", student_->num_heads());
@@ -90,7 +95,7 @@ nlohmann::json DistillTask::checkpoint_config() {
 StepLoss DistillTask::loss(const Batch& batch) {
   Taps teacher_taps, student_taps;
   for (const auto& term : spec_.terms) {
-    if (term.kind == DistillLoss::kHiddenMSE) {
+    if (on_hidden_states(term.kind)) {
       teacher_taps.record(kRecordHidden, {term.teacher_layer});
       student_taps.record(kRecordHidden, {term.student_layer});
     } else {
@@ -113,7 +118,7 @@ StepLoss DistillTask::loss(const Batch& batch) {
   for (const auto& term : spec_.terms) {
     auto t = teacher_taps.at(term.teacher_layer);
     auto s = student_taps.at(term.student_layer);
-    if (!term.heads.empty() && term.kind != DistillLoss::kHiddenMSE) {
+    if (!term.heads.empty() && !on_hidden_states(term.kind)) {
       auto index = torch::tensor(term.heads, torch::kLong).to(t.probs.device());
       t.probs = t.probs.index_select(1, index);
       if (s.logits.defined()) s.logits = s.logits.index_select(1, index);
@@ -138,6 +143,9 @@ StepLoss DistillTask::loss(const Batch& batch) {
                           "hidden-state distillation needs equal hidden sizes: teacher ",
                           t.hidden.size(-1), ", student ", s.hidden.size(-1));
         value = hidden_mse(t.hidden, s.hidden, batch.input.attention_mask);
+        break;
+      case DistillLoss::kHiddenAttention:
+        value = hidden_attention_mse(t.hidden, s.hidden, batch.input.attention_mask);
         break;
     }
     out.total = out.total + term.weight * value;

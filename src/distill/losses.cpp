@@ -84,4 +84,21 @@ torch::Tensor hidden_mse(const torch::Tensor& teacher_hidden, const torch::Tenso
   return (diff2 * w).sum() / w.sum().clamp_min(1.0);
 }
 
+torch::Tensor hidden_attention(const torch::Tensor& hidden, const torch::Tensor& token_mask) {
+  auto energy = hidden.to(torch::kFloat).pow(2).sum(-1);  // [B, N]
+  if (token_mask.defined()) energy = energy * token_mask.to(energy.device()).to(torch::kFloat);
+  return energy / energy.norm(2, {-1}, true).clamp_min(1e-12);
+}
+
+torch::Tensor hidden_attention_mse(const torch::Tensor& teacher_hidden,
+                                   const torch::Tensor& student_hidden,
+                                   const torch::Tensor& token_mask) {
+  check_pair(teacher_hidden, student_hidden, "NAD attention");
+  auto diff2 = (hidden_attention(teacher_hidden, token_mask) -
+                hidden_attention(student_hidden, token_mask)).pow(2);
+  if (!token_mask.defined()) return diff2.mean();
+  auto w = token_mask.to(diff2.device()).to(torch::kFloat);
+  return (diff2 * w).sum() / w.sum().clamp_min(1.0);
+}
+
 }  // namespace attnd

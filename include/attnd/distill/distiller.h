@@ -11,9 +11,13 @@
 
 namespace attnd {
 
-enum class DistillLoss { kAttnSoftCE, kAttnKL, kAttnMSE, kHiddenMSE };
+enum class DistillLoss {
+  kAttnSoftCE, kAttnKL, kAttnMSE,  // attention probabilities, head by head
+  kHiddenMSE,                      // the blocks' hidden states
+  kHiddenAttention,                // NAD: the hidden states' per-token energy (losses.h)
+};
 
-// "soft_ce" | "kl" | "mse" (attention), "hidden_mse"; otherwise InputError naming `key` (where the
+// "soft_ce" | "kl" | "mse" (attention), "hidden_mse", "nad"; otherwise InputError naming `key` (where the
 // name came from) and the names.
 DistillLoss parse_distill_loss(const std::string& name,
                                const std::string& key = "distillation loss");

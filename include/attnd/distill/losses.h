@@ -27,4 +27,12 @@ torch::Tensor attention_mse(const torch::Tensor& teacher_probs, const torch::Ten
 torch::Tensor hidden_mse(const torch::Tensor& teacher_hidden, const torch::Tensor& student_hidden,
                          const torch::Tensor& token_mask);
 
+// NAD's attention of a hidden state (Li et al. 2021, for text): a_t = Σ_d H[b,t,d]², zero at
+// padded tokens, divided by its L2 norm over the tokens of each example. [B,N,D] → [B,N].
+torch::Tensor hidden_attention(const torch::Tensor& hidden, const torch::Tensor& token_mask);
+// Mean squared difference of the two NAD attentions over real tokens.
+torch::Tensor hidden_attention_mse(const torch::Tensor& teacher_hidden,
+                                   const torch::Tensor& student_hidden,
+                                   const torch::Tensor& token_mask);
+
 }  // namespace attnd
