@@ -187,6 +187,12 @@ ModelOutput BertModelImpl::forward(const ModelInput& input, Taps* taps) {
   return {classifier(dropout(bert->pooler(encode(input, taps)))), {}};
 }
 
+torch::Tensor BertModelImpl::input_embeddings() { return bert->embeddings->word_embeddings->weight; }
+
+torch::Tensor BertModelImpl::pooled_features(const ModelInput& input) {
+  return bert->pooler(encode(input));
+}
+
 TensorMap BertModelImpl::import_hf(TensorMap tensors) const {
   tensors = rename_old_layer_norm(std::move(tensors));
   tensors = add_missing_prefix(std::move(tensors), "bert.", {"classifier.", "cls."});

@@ -50,6 +50,11 @@ AttentionMask ModelImpl::attention_mask(const ModelInput& input) const {
   return mask;
 }
 
+torch::Tensor ModelImpl::pooled_features(const ModelInput& /*input*/) {
+  throw_input_error("a ", model_type(), " model has no pooled representation (only classifiers "
+                    "with a pooler have one)");
+}
+
 nlohmann::json ModelImpl::config_json() const {
   auto config = base_config_json();
   if (config.contains("attnd") && config["attnd"].is_object()) {

@@ -100,6 +100,8 @@ class BertModelImpl : public ModelImpl {
   ModelOutput forward(const ModelInput& input, Taps* taps = nullptr) override;
   // The last layer's output [B, N, D] (HF last_hidden_state).
   torch::Tensor encode(const ModelInput& input, Taps* taps = nullptr);
+  torch::Tensor input_embeddings() override;
+  torch::Tensor pooled_features(const ModelInput& input) override;  // HF pooler_output
   int64_t num_layers() const override { return config_.num_hidden_layers; }
   Attention attention(int64_t layer) override;
   BertLayer block(int64_t layer);

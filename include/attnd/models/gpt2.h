@@ -79,6 +79,7 @@ class Gpt2ModelImpl : public ModelImpl {
   ModelOutput forward(const ModelInput& input, Taps* taps = nullptr) override;
   // HF's last_hidden_state: ln_f of the last block's output, [B, N, n_embd].
   torch::Tensor encode(const ModelInput& input, Taps* taps = nullptr);
+  torch::Tensor input_embeddings() override { return transformer->wte->weight; }
   int64_t num_layers() const override { return config_.n_layer; }
   Attention attention(int64_t layer) override;
   Gpt2Block block(int64_t layer);

@@ -95,6 +95,13 @@ class ModelImpl : public torch::nn::Module {
   // header documents.
   virtual ModelOutput forward(const ModelInput& input, Taps* taps = nullptr) = 0;
 
+  // Text models: the input token-embedding table [vocab, hidden] — the parameter itself, so that
+  // single rows can be trained (embedding poisoning) or inspected. Undefined for other models.
+  virtual torch::Tensor input_embeddings() { return {}; }
+  // Classifiers: the vector their head reads, [B, D] (BERT's pooler output), for pictures of
+  // what a model represents. InputError for models that have none.
+  virtual torch::Tensor pooled_features(const ModelInput& input);
+
   virtual int64_t num_layers() const = 0;
   virtual Attention attention(int64_t layer) = 0;
   int64_t num_heads() { return attention(0)->num_heads(); }
