@@ -7,6 +7,8 @@
 
 #include "attnd/core/error.h"
 #include "attnd/data/image_dataset.h"
+#include "attnd/data/text_batches.h"
+#include "attnd/data/text_dataset.h"
 #include "attnd/models/model_io.h"
 #include "attnd/methods/linearize.h"
 #include "attnd/methods/recipe.h"
@@ -34,6 +36,7 @@ struct EvalOptions {
   bool fidelity = false;
   std::string teacher;                // fidelity reference; "" = the checkpoint's own softmax
   int64_t fidelity_examples = 1000;
+  std::string triggered;              // a triggered set: its accuracy is the attack success rate
 };
 
 // The data settings: the run's config.toml (so that the split is the one trained on), then
@@ -83,7 +86,8 @@ void add_eval_command(CLI::App& app) {
               "attention fidelity of a linearized model");
   cmd->add_option("checkpoint", o->checkpoint, "checkpoint directory")->required();
   cmd->add_option("--data", o->data,
-                  "fashion-mnist | spam-assassin | sotu | associative-recall (default: the "
+                  "fashion-mnist | spam-assassin | sotu-party | text-file | sotu | "
+                  "associative-recall (default: the "
                   "dataset of the run that wrote the checkpoint, else fashion-mnist)");
   cmd->add_option("--data-dir", o->data_dir, "the dataset's directory (sets data.dir)");
   cmd->add_option("--set", o->overrides, "override a data.* key, e.g. --set data.max_length=128")
@@ -109,6 +113,9 @@ void add_eval_command(CLI::App& app) {
                   "softmax attention in every layer)");
   cmd->add_option("--fidelity-examples", o->fidelity_examples,
                   "examples used for the fidelity")->capture_default_str();
+  cmd->add_option("--triggered", o->triggered,
+                  "text classifiers: a triggered set (.jsonl/.tsv/.csv, labelled with the attack's "
+                  "target) whose accuracy is reported as ASR (default: the run's data.attack, if any)");
   cmd->footer(
       "The data split is the one the checkpoint's run trained with (its config.toml's data.*),\n"
       "so that test examples stay unseen; --data/--set change it.\n"
@@ -150,6 +157,19 @@ void add_eval_command(CLI::App& app) {
                         "--with ensembles classifiers; language models are not supported");
       metrics = evaluate_ensemble(members, *split, o->batch_size, device);
     }
+    // Backdoors: the attack success rate on the triggered set (the given file, or the run's attack).
+    std::shared_ptr<const Dataset> triggered = data.triggered;
+    if (!o->triggered.empty()) {
+      ATTND_CHECK_INPUT(data.task == DataTask::kTextClassification,
+                        "--triggered applies to text classifiers; the data is ", dataset);
+      triggered = std::make_shared<TextClassificationDataset>(
+          read_examples_file(o->triggered, data.label_names), *data.tokenizer,
+          config.get_int("data.max_length"), TextPadding::kLongest,
+          static_cast<int64_t>(data.label_names.size()));
+    }
+    std::optional<double> asr;
+    if (triggered && members.size() == 1 && o->shift == "none")
+      asr = evaluate_model(*members[0], *triggered, o->batch_size, device).at("accuracy");
     std::vector<LayerFidelity> fidelity;
     if (o->fidelity) {
       ATTND_CHECK_INPUT(!linearized_layers(*members[0]).empty(), o->checkpoint,
@@ -168,6 +188,11 @@ void add_eval_command(CLI::App& app) {
       out["shift"] = o->shift;
       out["split"] = o->split;
       out["examples"] = split->size();
+      if (asr) {
+        out["asr"] = *asr;
+        out["triggered_examples"] = triggered->size();
+        out["triggered_from"] = o->triggered.empty() ? "the run's data.attack" : o->triggered;
+      }
       if (!run_config.empty()) out["data_from"] = run_config;
       if (o->fidelity) {
         out["fidelity"] = fidelity_json(fidelity);
@@ -178,6 +203,10 @@ void add_eval_command(CLI::App& app) {
     }
     if (!run_config.empty()) std::cerr << "eval: data settings from " << run_config << "\n";
     print_metrics(*o, what, metrics, split->size());
+    if (asr)
+      std::cout << "attack success rate " << std::fixed << std::setprecision(2) << 100.0 * *asr
+                << "% on " << triggered->size() << " triggered examples ("
+                << (o->triggered.empty() ? "the run's data.attack" : o->triggered) << ")\n";
     if (o->fidelity)
       std::cout << "\nattention fidelity vs "
                 << (o->teacher.empty() ? "its own softmax attention" : o->teacher) << ":\n\n"

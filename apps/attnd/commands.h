@@ -20,6 +20,8 @@ void add_attn_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
+void add_attack_command(CLI::App& app);
+void add_purify_command(CLI::App& app);
 
 // What `attnd attn` does, for the demo to reuse.
 struct AttnOptions {

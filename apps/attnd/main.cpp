@@ -20,8 +20,8 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, INT_MAX);
 #endif
-  CLI::App app{"attnd: attention distillation toolkit (Hedgehog, attention transfer, MBTSAD, "
-               "KS-DETR) on LibTorch",
+  CLI::App app{"attnd: attention distillation toolkit on LibTorch — Hedgehog (linearize), "
+               "attention transfer (transfer), MBTSAD backdoor removal (attack, purify)",
                "attnd"};
   app.require_subcommand(0, 1);
   bool version = false;
@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   attnd::cli::add_distill_command(app);
   attnd::cli::add_transfer_command(app);
   attnd::cli::add_linearize_command(app);
+  attnd::cli::add_attack_command(app);
+  attnd::cli::add_purify_command(app);
   attnd::cli::add_eval_command(app);
   attnd::cli::add_attn_command(app);
   attnd::cli::add_info_command(app);
