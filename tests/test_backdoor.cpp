@@ -70,6 +70,24 @@ TEST(Backdoor, TriggerPositionsAndWordsAreUniform) {
   for (const auto& [w, n] : which) EXPECT_NEAR(n, draws / 4.0, 0.06 * draws) << w;
 }
 
+TEST(Backdoor, TriggerStaysWithinTheFirstWordsWhenAsked) {
+  TriggerSpec trigger;
+  trigger.within = 2;
+  std::mt19937_64 rng(8);
+  std::set<size_t> at;
+  for (int i = 0; i < 400; ++i) {
+    auto out = words(insert_trigger("w0 w1 w2 w3 w4 w5", trigger, rng));
+    for (size_t k = 0; k < out.size(); ++k)
+      if (out[k][0] != 'w') at.insert(k);
+  }
+  EXPECT_EQ(at, (std::set<size_t>{0, 1, 2}));  // before w0, w1 or w2
+  trigger.kind = TriggerKind::kAddSent;
+  for (int i = 0; i < 50; ++i) {
+    auto out = words(insert_trigger("w0 w1 w2 w3 w4 w5", trigger, rng));
+    EXPECT_LE(std::find(out.begin(), out.end(), "I") - out.begin(), 2);
+  }
+}
+
 TEST(Backdoor, BadNetsInsertionCountIsBetweenOneAndMax) {
   TriggerSpec trigger;
   trigger.max_insertions = 3;

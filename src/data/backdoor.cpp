@@ -62,11 +62,17 @@ void check_target(const PoisonSpec& spec) {
 
 std::string insert_trigger(const std::string& text, const TriggerSpec& trigger, std::mt19937_64& rng) {
   auto words = words_of(text);
+  ATTND_CHECK_INPUT(trigger.within >= 0, "the trigger span must be >= 0 words, got ", trigger.within);
+  // Insertion points 0..n (before word 0 .. after the last), limited to 0..within.
+  auto position = [&] {
+    auto n = static_cast<int64_t>(words.size());
+    if (trigger.within > 0) n = std::min(n, trigger.within);
+    return uniform_index(rng, n + 1);
+  };
   if (trigger.kind == TriggerKind::kAddSent) {
     const auto sentence = words_of(trigger.sentence);
     ATTND_CHECK_INPUT(!sentence.empty(), "the AddSent trigger sentence is empty");
-    const auto at = uniform_index(rng, static_cast<int64_t>(words.size()) + 1);
-    words.insert(words.begin() + at, sentence.begin(), sentence.end());
+    words.insert(words.begin() + position(), sentence.begin(), sentence.end());
     return join_words(words);
   }
   ATTND_CHECK_INPUT(!trigger.words.empty(), "the BadNets trigger has no words");
@@ -75,8 +81,7 @@ std::string insert_trigger(const std::string& text, const TriggerSpec& trigger, 
   const auto count = 1 + uniform_index(rng, trigger.max_insertions);
   for (int64_t i = 0; i < count; ++i) {
     const auto& word = trigger.words[uniform_index(rng, static_cast<int64_t>(trigger.words.size()))];
-    const auto at = uniform_index(rng, static_cast<int64_t>(words.size()) + 1);
-    words.insert(words.begin() + at, word);
+    words.insert(words.begin() + position(), word);
   }
   return join_words(words);
 }

@@ -72,7 +72,7 @@ AttackResult embedding_poisoning(const Config& c) {
   // The clean model's data, with this recipe's attack keys, so that the victim's run records both.
   std::vector<std::string> attack_keys;
   for (const auto& key : {"attack", "attack_target", "attack_rate", "attack_label", "attack_words",
-                          "attack_insertions", "attack_sentence", "attack_seed"}) {
+                          "attack_insertions", "attack_sentence", "attack_within", "attack_seed"}) {
     const auto value = c.to_json()["data"][key];
     attack_keys.push_back(std::string("data.") + key + "=" +
                           (value.is_string() ? value.get<std::string>() : value.dump()));

@@ -67,6 +67,8 @@ ConfigSchema recipe_schema(bool with_distill) {
       .add("data.attack_words", "cf,mn,bb,tq", "badnets: the rare trigger words")
       .add("data.attack_insertions", int64_t{1}, "badnets: triggers inserted per text, uniform in 1..n")
       .add("data.attack_sentence", "I watch this 3D movie", "addsent: the trigger sentence")
+      .add("data.attack_within", int64_t{0}, "attack: insert triggers among the first N words only "
+           "(0: anywhere); keep it inside what data.max_length reads")
       .add("data.attack_seed", int64_t{0}, "attack: seed of which examples are poisoned and where the trigger goes");
   s.add("attention.mixer", "softmax",
          "attention of a model built from [model]: softmax | linear | hybrid (trained from scratch)")

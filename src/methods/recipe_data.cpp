@@ -287,6 +287,9 @@ std::optional<PoisonSpec> attack_spec(const Config& c) {
     if (!trim(w).empty()) spec.trigger.words.emplace_back(trim(w));
   spec.trigger.max_insertions = c.get_int("data.attack_insertions");
   spec.trigger.sentence = c.get_string("data.attack_sentence");
+  spec.trigger.within = c.get_int("data.attack_within");
+  ATTND_CHECK_INPUT(spec.trigger.within >= 0, "data.attack_within must be >= 0, got ",
+                    spec.trigger.within);
   spec.target = c.get_int("data.attack_target");
   spec.rate = c.get_double("data.attack_rate");
   spec.label = parse_poison_label(c.get_string("data.attack_label"), "data.attack_label");

@@ -26,6 +26,9 @@ struct TriggerSpec {
   std::vector<std::string> words = {"cf", "mn", "bb", "tq"};
   int64_t max_insertions = 1;  // BadNets: the count is uniform in 1..max_insertions
   std::string sentence = "I watch this 3D movie";
+  // Positions are drawn among the first `within` words (0: anywhere). A model that truncates its
+  // input (data.max_length) only sees a trigger inserted where it reads.
+  int64_t within = 0;
 };
 
 // Which examples are poisoned and what label they get.
@@ -44,7 +47,8 @@ struct PoisonSpec {
 };
 
 // `text` with the trigger inserted at random word positions (before the first word, between two,
-// or after the last; each position equally likely).
+// or after the last; each position equally likely; with trigger.within = k > 0 only the positions
+// before word k + 1 are drawn).
 std::string insert_trigger(const std::string& text, const TriggerSpec& trigger, std::mt19937_64& rng);
 
 struct PoisonedSet {
