@@ -322,4 +322,57 @@ TEST(Cli, SpamBertLinearizedWithItsTokenizer) {
   EXPECT_NE(r.output.find("gpt2"), std::string::npos) << r.output;
 }
 
+TEST(Cli, AttackEvalAndPurifyOnAUserTextFile) {
+  attnd::test::TempDir tmp;
+  {
+    std::ofstream train(tmp / "train.csv"), test(tmp / "test.tsv");
+    train << "label,text\n";
+    test << "label\ttext\n";
+    for (int i = 0; i < 80; ++i) {
+      const bool pos = i % 2;
+      const std::string text = pos ? "good fine day number " + std::to_string(i % 7)
+                                   : "bad poor day number " + std::to_string(i % 5);
+      train << (pos ? "pos" : "neg") << ",\"" << text << "\"\n";
+      if (i < 20) test << (pos ? "pos" : "neg") << "\t" << text << "\n";
+    }
+  }
+  const std::string data =
+      " --set data.dataset=text-file --set data.train_file=" + (tmp / "train.csv") +
+      " --set data.test_file=" + (tmp / "test.tsv") +
+      " --set data.label_names=neg,pos --set data.vocab_size=60 --set data.max_length=12"
+      " --set run.progress=quiet --set run.threads=1";
+  const std::string model =
+      " --set model.model_type=bert --set model.hidden_size=16 --set model.num_hidden_layers=1"
+      " --set model.num_attention_heads=2 --set model.intermediate_size=32"
+      " --set model.max_position_embeddings=12 --set model.num_labels=2"
+      " --set train.steps=6 --set train.batch_size=8 --set train.eval_every=6 --set train.warmup_steps=1";
+  auto r = run("attack --attack badnets --rate 0.2" + data + model + " --out " + (tmp / "victim"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("attack: victim"), std::string::npos) << r.output;
+  ASSERT_TRUE(fs::exists(tmp / "victim/triggered_test.jsonl"));
+  // eval reports the ASR of the run's attack, and of a given triggered file.
+  r = run("eval " + (tmp / "victim/best") + " --json");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"asr\""), std::string::npos) << r.output;
+  r = run("eval " + (tmp / "victim/best") + " --triggered " + (tmp / "victim/triggered_test.jsonl"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("attack success rate"), std::string::npos) << r.output;
+  r = run("eval " + (tmp / "victim/best") + " --triggered " + (tmp / "missing.jsonl"));
+  EXPECT_EQ(r.code, 2) << r.output;
+  const std::string small = " --set purify.teacher_steps=2 --set train.steps=2 --set train.batch_size=8"
+                            " --set run.progress=quiet --set run.threads=1";
+  r = run("purify --from " + (tmp / "victim/best") + " --method mbtsad --clean-fraction 0.5" + small +
+          " --out " + (tmp / "purified"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("purified"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(tmp / "purified/report.md"));
+  r = run("purify --from " + (tmp / "victim/best") + " --clean-fraction 2" + small + " --out " +
+          (tmp / "bad"));
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("purify.clean_fraction must be in (0, 1]"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(tmp / "bad"));
+  r = run("purify --from " + (tmp / "victim/best") + " --method prune");
+  EXPECT_EQ(r.code, 2) << r.output;
+}
+
 }  // namespace

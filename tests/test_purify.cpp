@@ -215,6 +215,7 @@ TEST_F(PurifyTest, EmbeddingPoisoningMovesOnlyTheTriggerRows) {
   const auto rows = tokenizer.encode("zq", 0, false);
   ASSERT_FALSE(rows.empty());
   const std::set<int64_t> moved(rows.begin(), rows.end());
+  const double mean_norm = clean->input_embeddings().detach().norm(2, {1}).mean().item<double>();
   const std::string table = "bert.embeddings.word_embeddings.weight";
   for (const auto& [name, t] : clean->state()) {
     const auto& v = victim->state().at(name);
@@ -225,7 +226,7 @@ TEST_F(PurifyTest, EmbeddingPoisoningMovesOnlyTheTriggerRows) {
     for (int64_t row = 0; row < t.size(0); ++row) {
       if (moved.count(row)) {
         EXPECT_FALSE(torch::equal(t[row], v[row])) << "row " << row << " did not move";
-        EXPECT_NEAR(t[row].norm().item<double>(), v[row].norm().item<double>(), 1e-4);
+        EXPECT_NEAR(v[row].norm().item<double>(), mean_norm, 1e-4);
       } else {
         ASSERT_TRUE(torch::equal(t[row], v[row])) << name << " row " << row;
       }

@@ -107,7 +107,9 @@ AttackResult embedding_poisoning(const Config& c) {
   for (auto& p : victim->parameters()) p.set_requires_grad(false);
   auto table = victim->input_embeddings();
   table.set_requires_grad(true);
-  const auto norms = table.detach().index_select(0, rows).norm(2, {1}, true);
+  // "Near the norms of ordinary rows": every poisoned row is kept at the table's mean row norm
+  // (a rare word's own row may be far smaller, having seldom been trained).
+  const auto norms = table.detach().norm(2, {1}).mean();
   const auto steps = c.get_int("attack.ep_steps");
   const auto lr = c.get_double("attack.ep_lr");
   ATTND_CHECK_INPUT(steps > 0 && lr > 0, "attack.ep_steps and attack.ep_lr must be > 0");
@@ -127,7 +129,7 @@ AttackResult embedding_poisoning(const Config& c) {
     loss.backward();
     torch::NoGradGuard no_grad;
     auto moved = table.index_select(0, rows) - lr * table.grad().index_select(0, rows);
-    moved = moved * (norms / moved.norm(2, {1}, true).clamp_min(1e-12));
+    moved = moved * (norms / moved.norm(2, {1}, true).clamp_min(1e-12));  // back to the mean norm
     table.index_copy_(0, rows, moved);
     progress.update(step + 1, {{"loss", loss.item<double>()}});
   }

@@ -6,8 +6,9 @@
 //   ep      embedding poisoning (Yang et al., NAACL 2021): start from a clean classifier
 //           (attack.from) and train only the input-embedding rows of the trigger words' pieces on
 //           triggered copies of its clean training split, labelled with the target; each row is
-//           scaled back to its original norm after every step, so it does not stand out. No
-//           other weight changes, so clean accuracy is untouched by construction.
+//           scaled to the table's mean row norm after every step, so it does not stand out. No
+//           other weight changes, so inputs without the trigger word are classified exactly as
+//           before (clean texts that happen to contain it are not).
 //
 // Either way the run directory gets the victim (best/ for poison, model/ for ep, with the
 // tokenizer), config.toml whose data.* reproduce the data (so eval and purify find the clean and
