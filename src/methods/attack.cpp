@@ -109,7 +109,9 @@ AttackResult embedding_poisoning(const Config& c) {
   table.set_requires_grad(true);
   // "Near the norms of ordinary rows": every poisoned row is kept at the table's mean row norm
   // (a rare word's own row may be far smaller, having seldom been trained).
-  const auto norms = table.detach().norm(2, {1}).mean();
+  const auto norm_scale = c.get_double("attack.ep_norm");
+  ATTND_CHECK_INPUT(norm_scale > 0, "attack.ep_norm must be > 0, got ", norm_scale);
+  const auto norms = table.detach().norm(2, {1}).mean() * norm_scale;
   const auto steps = c.get_int("attack.ep_steps");
   const auto lr = c.get_double("attack.ep_lr");
   ATTND_CHECK_INPUT(steps > 0 && lr > 0, "attack.ep_steps and attack.ep_lr must be > 0");
@@ -180,7 +182,8 @@ ConfigSchema attack_schema() {
         "poisoning of attack.from)")
       .add("attack.from", "", "ep: the clean classifier whose trigger-word embeddings are poisoned")
       .add("attack.ep_steps", int64_t{300}, "ep: gradient steps on the trigger rows")
-      .add("attack.ep_lr", 0.5, "ep: step size of the trigger rows (plain gradient descent)");
+      .add("attack.ep_lr", 0.5, "ep: step size of the trigger rows (plain gradient descent)")
+      .add("attack.ep_norm", 1.0, "ep: norm of each poisoned row, as a multiple of the table's mean row norm");
   return s;
 }
 
