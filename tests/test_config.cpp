@@ -332,6 +332,38 @@ TEST(Strings, PrefixesSuffixesTrimAndCase) {
   EXPECT_EQ(to_lower("Content-Type: TEXT/Plain \xc3\x89"), "content-type: text/plain \xc3\x89");
 }
 
+TEST(Config, AssignmentReadsBackAsTheSameValue) {
+  // Every resolved value of one config, carried into a fresh one key by key, gives an equal config.
+  Config source(make_schema());
+  source.apply_override("train.lr=2.5e-4");
+  source.apply_override("train.use_amp=true");
+  source.apply_override("run.name=I watch this 3D movie = 7");  // spaces, '=' and digits stay a string
+  source.apply_override("data.layers=[3, 1]");
+  source.apply_override("data.weights=[0.1, 10.0]");
+  source.apply_override("data.classes=[\"x y\", \"z\"]");
+  Config copy(make_schema());
+  const auto json = source.to_json();
+  for (const auto& entry : source.schema().entries()) {
+    if (entry.type == ConfigType::Table || entry.type == ConfigType::TableList) continue;
+    nlohmann::json value = json;
+    for (const auto& part : split(entry.key, '.')) value = value[part];
+    copy.apply_override(Config::assignment(entry.key, value));
+  }
+  EXPECT_EQ(copy.get_string("run.name"), "I watch this 3D movie = 7");
+  EXPECT_EQ(copy.get_double("train.lr"), 2.5e-4);
+  EXPECT_TRUE(copy.get_bool("train.use_amp"));
+  EXPECT_EQ(copy.get_int_list("data.layers"), (std::vector<int64_t>{3, 1}));
+  EXPECT_EQ(copy.get_double_list("data.weights"), (std::vector<double>{0.1, 10.0}));
+  EXPECT_EQ(copy.get_string_list("data.classes"), (std::vector<std::string>{"x y", "z"}));
+  EXPECT_EQ(copy, source);
+}
+
+TEST(Strings, PercentHasTwoDecimals) {
+  EXPECT_EQ(percent(0.9134), "91.34%");
+  EXPECT_EQ(percent(1.0), "100.00%");
+  EXPECT_EQ(percent(0.0), "0.00%");
+}
+
 TEST(Strings, SplitYieldsWhatAGetlineLoopYields) {
   using V = std::vector<std::string>;
   EXPECT_EQ(split("q, k,v", ','), (V{"q", " k", "v"}));

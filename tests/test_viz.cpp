@@ -15,6 +15,7 @@
 #include "attnd/viz/colormap.h"
 #include "attnd/viz/heatmap.h"
 #include "attnd/viz/image.h"
+#include "attnd/viz/scatter.h"
 #include "test_utils.h"
 
 namespace attnd {
@@ -364,6 +365,61 @@ TEST(Report, TextHasNoOverlayAndChecksShapes) {
   EXPECT_THROW(write_attention_report(dir.path(), {}, torch::Tensor(), 0, 0), InputError);
   small["teacher"][0] = torch::rand({5, 5});
   EXPECT_THROW(write_attention_report(dir.path(), small, torch::Tensor(), 0, 0), InputError);
+}
+
+TEST(Scatter, PcaOfTwoDimensionsMatchesTheHandEigenvectors) {
+  // Points in 2-D: the principal axes are the eigenvectors of the 2x2 covariance, computed here
+  // by loops and the closed form, then signed so the largest loading is positive.
+  const std::vector<std::pair<double, double>> pts = {{0, 0.1}, {1, 2.2}, {2, 3.9}, {3, 6.3}, {4, 7.8}, {-1, -2.1}};
+  const double n = static_cast<double>(pts.size());
+  double mx = 0, my = 0;
+  for (auto [x, y] : pts) mx += x / n, my += y / n;
+  double sxx = 0, sxy = 0, syy = 0;
+  for (auto [x, y] : pts) sxx += (x - mx) * (x - mx), sxy += (x - mx) * (y - my), syy += (y - my) * (y - my);
+  const double tr = sxx + syy, det = sxx * syy - sxy * sxy;
+  const double l1 = tr / 2 + std::sqrt(tr * tr / 4 - det);
+  double v1x = sxy, v1y = l1 - sxx;  // (S - l1 I) v = 0
+  const double norm = std::hypot(v1x, v1y);
+  v1x /= norm, v1y /= norm;
+  if (std::abs(v1x) > std::abs(v1y) ? v1x < 0 : v1y < 0) v1x = -v1x, v1y = -v1y;
+  double v2x = -v1y, v2y = v1x;
+  if (std::abs(v2x) > std::abs(v2y) ? v2x < 0 : v2y < 0) v2x = -v2x, v2y = -v2y;
+  auto features = torch::zeros({static_cast<int64_t>(pts.size()), 2});
+  for (size_t i = 0; i < pts.size(); ++i) features[i][0] = pts[i].first, features[i][1] = pts[i].second;
+  auto projected = pca_2d(features);
+  ASSERT_EQ(projected.sizes(), (std::vector<int64_t>{6, 2}));
+  for (size_t i = 0; i < pts.size(); ++i) {
+    const double dx = pts[i].first - mx, dy = pts[i].second - my;
+    EXPECT_NEAR(projected[i][0].item<double>(), dx * v1x + dy * v1y, 1e-4) << i;
+    EXPECT_NEAR(projected[i][1].item<double>(), dx * v2x + dy * v2y, 1e-4) << i;
+  }
+  EXPECT_THROW(pca_2d(torch::zeros({1, 3})), InputError);
+  EXPECT_THROW(pca_2d(torch::zeros({4, 1})), InputError);
+}
+
+TEST(Scatter, EveryGroupStaysVisibleWhereGroupsOverlap) {
+  // Two groups at exactly the same positions: drawn group by group, the second would cover
+  // every point of the first. Both colours must show, in about equal numbers.
+  const int64_t per_group = 40;
+  auto points = torch::zeros({2 * per_group, 2});
+  std::vector<int64_t> groups;
+  for (int64_t g = 0; g < 2; ++g)
+    for (int64_t i = 0; i < per_group; ++i) {
+      points[g * per_group + i][0] = static_cast<float>(i % 8);
+      points[g * per_group + i][1] = static_cast<float>(i / 8);
+      groups.push_back(g);
+    }
+  const auto& colors = group_colors();
+  auto image = scatter_plot(points, groups, {"first", "second"}, colors);
+  std::map<int, int> pixels;  // group → pixels of its colour in the plot area (legend excluded)
+  for (int y = 60; y < image.height; ++y)
+    for (int x = 0; x < image.width; ++x)
+      for (int g = 0; g < 2; ++g)
+        if (image.pixel(x, y) == colors[g]) ++pixels[g];
+  EXPECT_GT(pixels[0], 9 * per_group / 4) << "the first group is hidden";
+  EXPECT_GT(pixels[1], 9 * per_group / 4) << "the second group is hidden";
+  EXPECT_THROW(scatter_plot(points, {0, 1}, {"a", "b"}, colors), InputError);
+  EXPECT_THROW(scatter_plot(points, std::vector<int64_t>(2 * per_group, 7), {"a", "b"}, colors), InputError);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <iomanip>
 #include <iostream>
 
+#include "attnd/core/strings.h"
 #include "attnd/methods/attack.h"
 #include "commands.h"
 #include "recipe_options.h"
@@ -32,16 +33,15 @@ void add_attack_command(CLI::App& app) {
     Config config(schema);
     if (!resolve_recipe(*options, schema, config)) return;
     auto r = run_attack_recipe(config, options->resume);
-    std::cout << std::fixed << std::setprecision(2) << "attack: victim " << r.victim_dir
-              << ": CACC " << 100.0 * r.victim.cacc << "%, ASR "
-              << (r.victim.asr ? 100.0 * *r.victim.asr : 0.0) << "% (" << r.poisoned_examples
+    std::cout << "attack: victim " << r.victim_dir << ": CACC " << percent(r.victim.cacc) << ", ASR "
+              << percent(r.victim.asr.value_or(0.0)) << " (" << r.poisoned_examples
               << " poisoned examples)\n";
     if (r.clean)
-      std::cout << "  the clean model it started from: CACC " << 100.0 * r.clean->cacc << "%, ASR "
-                << (r.clean->asr ? 100.0 * *r.clean->asr : 0.0) << "%\n";
+      std::cout << "  the clean model it started from: CACC " << percent(r.clean->cacc) << ", ASR "
+                << percent(r.clean->asr.value_or(0.0)) << "\n";
     if (!r.victim.asr || *r.victim.asr < kStrongAttackAsr)
-      std::cout << "  note: ASR is below " << 100.0 * kStrongAttackAsr
-                << "%: a weak victim (more steps or a higher data.attack_rate)\n";
+      std::cout << "  note: ASR is below " << percent(kStrongAttackAsr)
+                << ": a weak victim (more steps or a higher data.attack_rate)\n";
     std::cout << "  run directory: " << r.run_dir << " (attack.json, triggered_test.jsonl)\n";
   });
 }

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "attnd/core/strings.h"
 #include "attnd/io/atomic_file.h"
 #include "attnd/io/json_file.h"
 #include "attnd/methods/recipe.h"
@@ -57,12 +58,6 @@ Config stage_config(const DemoOptions& o, const std::string& name, bool distill,
   overrides.insert(overrides.end(), extra.begin(), extra.end());
   overrides.insert(overrides.end(), o.overrides.begin(), o.overrides.end());
   return Config::load(recipe_schema(distill), "", overrides);
-}
-
-std::string percent(double x) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(2) << 100.0 * x << "%";
-  return s.str();
 }
 
 }  // namespace

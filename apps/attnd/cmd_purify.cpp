@@ -4,6 +4,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "attnd/core/strings.h"
 #include "attnd/methods/purify.h"
 #include "commands.h"
 #include "recipe_options.h"
@@ -11,12 +12,7 @@
 namespace attnd::cli {
 
 namespace {
-std::string percent_or_dash(const std::optional<double>& x) {
-  if (!x) return "—";
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(2) << 100.0 * *x << "%";
-  return out.str();
-}
+std::string percent_or_dash(const std::optional<double>& x) { return x ? percent(*x) : "—"; }
 
 void print_line(const std::string& name, const BackdoorMetrics& m) {
   std::cout << "  " << std::left << std::setw(22) << name << " CACC " << percent_or_dash(m.cacc)

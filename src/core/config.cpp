@@ -488,6 +488,10 @@ Config Config::load(const ConfigSchema& schema, const std::string& toml_path,
   return parse(schema, text.str(), toml_path, overrides);
 }
 
+std::string Config::assignment(const std::string& key, const nlohmann::json& value) {
+  return key + "=" + (value.is_string() ? value.get<std::string>() : value.dump());
+}
+
 void Config::apply_override(const std::string& assignment) {
   const size_t eq = assignment.find('=');
   ATTND_CHECK_INPUT(eq != std::string::npos && !trim_blanks(assignment.substr(0, eq)).empty(),

@@ -1,6 +1,8 @@
 #include "attnd/core/strings.h"
 
 #include <cctype>
+#include <iomanip>
+#include <sstream>
 
 namespace attnd {
 
@@ -38,6 +40,12 @@ std::vector<std::string> split(std::string_view s, char sep) {
     start = end + 1;
   }
   return pieces;
+}
+
+std::string percent(double share) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(2) << 100.0 * share << "%";
+  return out.str();
 }
 
 }  // namespace attnd

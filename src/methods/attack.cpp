@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -48,6 +49,8 @@ void write_attack_json(const AttackResult& r, const Config& c) {
                         {"victim", to_json(r.victim)},
                         {"strong", r.victim.asr && *r.victim.asr >= kStrongAttackAsr}};
   if (r.clean) out["clean"] = to_json(*r.clean);
+  if (r.loss_first) out["loss_first_tenth"] = *r.loss_first;
+  if (r.loss_last) out["loss_last_tenth"] = *r.loss_last;
   write_json_file((fs::path(r.run_dir) / "attack.json").string(), out);
 }
 
@@ -73,9 +76,7 @@ AttackResult embedding_poisoning(const Config& c) {
   std::vector<std::string> attack_keys;
   for (const auto& key : {"attack", "attack_target", "attack_rate", "attack_label", "attack_words",
                           "attack_insertions", "attack_sentence", "attack_within", "attack_seed"}) {
-    const auto value = c.to_json()["data"][key];
-    attack_keys.push_back(std::string("data.") + key + "=" +
-                          (value.is_string() ? value.get<std::string>() : value.dump()));
+    attack_keys.push_back(Config::assignment(std::string("data.") + key, c.to_json()["data"][key]));
   }
   std::string source;
   auto data_config = checkpoint_data_config(from, attack_keys, &source);
@@ -122,19 +123,31 @@ AttackResult embedding_poisoning(const Config& c) {
   Progress progress(c.get_string("run.name") + " embedding poisoning", steps, 0,
                     trainer_options(c).progress);
   const auto start = std::chrono::steady_clock::now();
+  const int64_t tenth = std::max<int64_t>(1, steps / 10);
+  double loss_first = 0, loss_last = 0;
   for (int64_t step = 0; step < steps; ++step) {
     auto batch = train.get(sampler.indices_for_step(step), 0).to(device);
     auto loss = torch::nn::functional::cross_entropy(victim->forward(batch.input).logits, batch.labels);
-    ATTND_CHECK(std::isfinite(loss.item<double>()), "embedding poisoning diverged at step ", step,
+    const double value = loss.item<double>();
+    ATTND_CHECK(std::isfinite(value), "embedding poisoning diverged at step ", step,
                 " (loss is not finite; lower attack.ep_lr)");
     if (table.grad().defined()) table.grad().zero_();
     loss.backward();
     torch::NoGradGuard no_grad;
-    auto moved = table.index_select(0, rows) - lr * table.grad().index_select(0, rows);
+    // A step of lr times the row norm along each row's own gradient direction: the rows are kept
+    // at a fixed norm, so a raw gradient step either does nothing (tiny) or replaces the row with
+    // the last batch's gradient (large); a relative step is scale-free.
+    auto grad = table.grad().index_select(0, rows);
+    auto moved = table.index_select(0, rows) -
+                 lr * norms * grad / grad.norm(2, {1}, true).clamp_min(1e-12);
     moved = moved * (norms / moved.norm(2, {1}, true).clamp_min(1e-12));  // back to the mean norm
     table.index_copy_(0, rows, moved);
-    progress.update(step + 1, {{"loss", loss.item<double>()}});
+    if (step < tenth) loss_first += value / tenth;
+    if (step >= steps - tenth) loss_last += value / tenth;
+    progress.update(step + 1, {{"loss", value}});
   }
+  r.loss_first = loss_first;
+  r.loss_last = loss_last;
   progress.finish();
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   table.set_requires_grad(false);
@@ -144,8 +157,7 @@ AttackResult embedding_poisoning(const Config& c) {
   Config record = c;
   const auto data_json = data_config.to_json()["data"];
   for (auto it = data_json.begin(); it != data_json.end(); ++it)
-    record.apply_override("data." + it.key() + "=" +
-                          (it->is_string() ? it->get<std::string>() : it->dump()));
+    record.apply_override(Config::assignment("data." + it.key(), *it));
   write_file_atomic((fs::path(r.run_dir) / "config.toml").string(), record.to_toml());
   save_model(r.victim_dir, *victim, {}, data.checkpoint_files());
   write_attack_files(r.run_dir, data, poisoned);
@@ -182,7 +194,7 @@ ConfigSchema attack_schema() {
         "poisoning of attack.from)")
       .add("attack.from", "", "ep: the clean classifier whose trigger-word embeddings are poisoned")
       .add("attack.ep_steps", int64_t{300}, "ep: gradient steps on the trigger rows")
-      .add("attack.ep_lr", 0.5, "ep: step size of the trigger rows (plain gradient descent)")
+      .add("attack.ep_lr", 0.1, "ep: step of the trigger rows along their gradient, as a fraction of their norm")
       .add("attack.ep_norm", 1.0, "ep: norm of each poisoned row, as a multiple of the table's mean row norm");
   return s;
 }

@@ -9,6 +9,7 @@
 
 #include "attnd/core/enum_names.h"
 #include "attnd/core/error.h"
+#include "attnd/core/strings.h"
 #include "attnd/data/backdoor.h"
 #include "attnd/data/sampler.h"
 #include "attnd/data/subset.h"
@@ -54,7 +55,7 @@ Config purify_data_config(const Config& c, const std::string& from, std::string*
     if (entry.key.rfind("data.", 0) != 0) continue;
     const auto& value = mine[entry.key.substr(5)];
     if (value == entry.default_value) continue;
-    overrides.push_back(entry.key + "=" + (value.is_string() ? value.get<std::string>() : value.dump()));
+    overrides.push_back(Config::assignment(entry.key, value));
   }
   auto config = checkpoint_data_config(from, overrides, source);
   const auto clean_file = c.get_string("purify.clean_file");
@@ -205,12 +206,6 @@ void write_representation_picture(const std::string& path, ModelImpl& backdoored
     panels.emplace_back(title, scatter_plot(pca_2d(pooled(*model, all, d.run, max_length, device)),
                                             groups, names, group_colors()));
   write_png(path, side_by_side(panels));
-}
-
-std::string percent(double x) {
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(2) << 100.0 * x << "%";
-  return out.str();
 }
 
 std::string report_row(const std::string& name, const BackdoorMetrics& m) {

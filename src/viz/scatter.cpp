@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <numeric>
 
 #include "attnd/core/error.h"
 
@@ -55,7 +56,12 @@ Image scatter_plot(const torch::Tensor& points, const std::vector<int64_t>& grou
   image.fill_rect(margin, plot_top, 1, plot, kBlack);
   image.fill_rect(margin + plot - 1, plot_top, 1, plot, kBlack);
   auto acc = p.accessor<double, 2>();
-  for (int64_t i = 0; i < p.size(0); ++i) {
+  // Points are drawn in an interleaved order (a stride near 0.618·N that is coprime with N), not
+  // group by group: otherwise the last group hides every earlier one where they overlap.
+  const int64_t n = p.size(0);
+  int64_t stride = std::max<int64_t>(1, static_cast<int64_t>(0.618 * static_cast<double>(n)));
+  while (std::gcd(stride, n) != 1) --stride;
+  for (int64_t k = 0, i = 0; k < n; ++k, i = (i + stride) % n) {
     const int x = margin + 3 + static_cast<int>(coord(acc[i][0], 0) * (plot - 9));
     const int y = plot_top + 3 + static_cast<int>((1.0 - coord(acc[i][1], 1)) * (plot - 9));
     image.fill_rect(x, y, 3, 3, colors[groups[i]]);

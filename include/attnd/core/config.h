@@ -80,6 +80,9 @@ class Config {
   // float, true -> boolean, [1, 2] -> array, "x" -> string); text that is not a TOML value is
   // taken as a bare string, and so is any value given for a string key (--set run.name=007).
   void apply_override(const std::string& assignment);
+  // The "key=value" that apply_override reads back as `value` (a string bare, others as JSON,
+  // which is TOML for numbers, booleans and arrays): to carry resolved values into another config.
+  static std::string assignment(const std::string& key, const nlohmann::json& value);
 
   // Getters; the key must be declared with that type (ATTND_CHECK: a programming error).
   int64_t get_int(const std::string& key) const;

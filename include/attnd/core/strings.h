@@ -21,4 +21,7 @@ std::string to_lower(std::string_view s);
 // "" → {}.
 std::vector<std::string> split(std::string_view s, char sep);
 
+// A share in [0, 1] as a percentage with two decimals: 0.9134 → "91.34%".
+std::string percent(double share);
+
 }  // namespace attnd

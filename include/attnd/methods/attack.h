@@ -5,8 +5,9 @@
 //           as `attnd train`.
 //   ep      embedding poisoning (Yang et al., NAACL 2021): start from a clean classifier
 //           (attack.from) and train only the input-embedding rows of the trigger words' pieces on
-//           triggered copies of its clean training split, labelled with the target; each row is
-//           scaled to the table's mean row norm after every step, so it does not stand out. No
+//           triggered copies of its clean training split, labelled with the target. Each step
+//           moves a row by attack.ep_lr times its norm along its gradient, then scales it back
+//           to the table's mean row norm (times attack.ep_norm), so it does not stand out. No
 //           other weight changes, so inputs without the trigger word are classified exactly as
 //           before (clean texts that happen to contain it are not).
 //
@@ -33,6 +34,8 @@ struct AttackResult {
   std::optional<BackdoorMetrics> clean;  // ep: the clean model it started from
   int64_t poisoned_examples = 0;
   double seconds = 0;
+  // ep: the mean training loss over the first and the last tenth of the steps (did it learn?).
+  std::optional<double> loss_first, loss_last;
 };
 
 // ASR below this is reported as a weak attack (the purify issue's bar for a usable victim).
