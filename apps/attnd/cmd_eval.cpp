@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 
 #include "attnd/core/error.h"
 #include "attnd/data/image_dataset.h"
@@ -95,7 +96,9 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--split", o->split, "test | val | train")
       ->check(CLI::IsMember({"test", "val", "train"}))
       ->capture_default_str();
-  cmd->add_option("--batch-size", o->batch_size, "evaluation batch size")->capture_default_str();
+  cmd->add_option("--batch-size", o->batch_size, "evaluation batch size (>= 1)")
+      ->check(CLI::Range(int64_t{1}, std::numeric_limits<int64_t>::max()))
+      ->capture_default_str();
   cmd->add_option("--device", o->device, "cpu | cuda | cuda:N")->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->capture_default_str();
   cmd->add_flag("--json", o->json, "print the metrics as JSON");

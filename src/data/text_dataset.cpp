@@ -13,6 +13,7 @@
 #include "attnd/core/error.h"
 #include "attnd/core/strings.h"
 #include "attnd/data/sampler.h"
+#include "attnd/io/json_limits.h"
 
 namespace attnd {
 
@@ -158,6 +159,7 @@ std::vector<TextExample> read_jsonl_examples(const std::string& path,
     if (is_blank(line)) return;
     const std::string at = where(path, number);
     nlohmann::json j;
+    check_json_text(line, path + ":" + std::to_string(number));
     try {
       j = nlohmann::json::parse(line.begin(), line.end());
     } catch (const nlohmann::json::parse_error& e) {

@@ -8,6 +8,7 @@
 
 #include "attnd/core/error.h"
 #include "attnd/io/atomic_file.h"
+#include "attnd/io/json_limits.h"
 
 namespace attnd {
 
@@ -17,28 +18,13 @@ nlohmann::json read_json_file(const std::string& path) {
                     "' is a directory, expected a JSON file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw_input_error("cannot open '", path, "': ", std::strerror(errno));
+  // The size is checked before reading: a huge file would be read whole into memory.
+  const auto size = std::filesystem::file_size(path, ec);
+  ATTND_CHECK_INPUT(ec || size <= kMaxJsonFileBytes, "'", path, "' is ", size,
+                    " bytes, over the limit of ", kMaxJsonFileBytes, " bytes for a JSON file");
   std::ostringstream buffer;
   buffer << in.rdbuf();
-  const std::string text = buffer.str();
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    // Line and column of the byte the parser stopped at (e.byte is 1-based).
-    size_t line = 1, column = 1;
-    for (size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
-      if (text[i] == '\n') {
-        ++line;
-        column = 1;
-      } else {
-        ++column;
-      }
-    }
-    // Keep nlohmann's explanation, drop its "[json.exception...] parse error at ...: " prefix.
-    std::string detail = e.what();
-    auto pos = detail.find(": ", detail.find(']'));
-    if (pos != std::string::npos) detail = detail.substr(pos + 2);
-    throw_input_error(path, ":", line, ":", column, ": invalid JSON: ", detail);
-  }
+  return parse_json_text(buffer.str(), path);
 }
 
 void write_json_file(const std::string& path, const nlohmann::json& value) {

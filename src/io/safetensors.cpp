@@ -21,6 +21,7 @@
 #include "attnd/core/torch_compat.h"
 #include "attnd/io/atomic_file.h"
 #include "attnd/io/json_file.h"
+#include "attnd/io/json_limits.h"
 
 // safetensors data is little-endian and is copied byte for byte into tensors.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "attnd assumes a little-endian host");
@@ -154,6 +155,8 @@ json parse_json_rejecting_duplicates(std::string_view text, const std::string& w
     auto close = detail.find("] ");
     if (close != std::string::npos) detail = detail.substr(close + 2);
     throw_input_error(what, ": header is not valid JSON (", detail, ")");
+  } catch (const json::out_of_range& e) {
+    throw_input_error(what, ": header is not valid JSON (", e.what(), ")");
   }
 }
 
@@ -208,6 +211,11 @@ SafetensorsHeader parse_header(std::string_view text, uint64_t file_size, const 
   size_t bad = find_invalid_utf8(text);
   ATTND_CHECK_INPUT(bad == std::string_view::npos, src,
                     ": header is not valid UTF-8 (bad byte at header offset ", bad, ")");
+  // nlohmann skips a byte-order mark silently; the reference reader refuses it.
+  ATTND_CHECK_INPUT(text.substr(0, 3) != "\xEF\xBB\xBF", src,
+                    ": header starts with a UTF-8 byte-order mark (EF BB BF); expected the JSON "
+                    "object's '{' as its first byte");
+  check_json_text(text, src + ": header");
   json j = parse_json_rejecting_duplicates(text, src);
   ATTND_CHECK_INPUT(j.is_object(), src, ": header is not a JSON object (found ", j.type_name(),
                     "; expected {\"tensor name\": {\"dtype\", \"shape\", \"data_offsets\"}, ...})");

@@ -5,6 +5,7 @@
 
 #include "attnd/core/error.h"
 #include "attnd/io/atomic_file.h"
+#include "attnd/io/json_limits.h"
 
 namespace attnd {
 
@@ -16,6 +17,11 @@ MetricsLog::MetricsLog(const std::string& path, int64_t resume_step) : path_(pat
     std::ostringstream kept;
     std::string line;
     while (std::getline(in, line)) {
+      try {
+        check_json_text(line, path);  // nested too deep to parse safely: treat as damaged
+      } catch (const InputError&) {
+        continue;
+      }
       auto record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
       if (record.is_discarded()) continue;  // a line cut by a crash
       if (record.value("step", int64_t{0}) <= resume_step) kept << line << '\n';
