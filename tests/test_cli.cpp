@@ -11,30 +11,15 @@
 #include <string>
 #include <vector>
 
+#include "cli_run.h"
 #include "test_utils.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct RunResult {
-  int code;
-  std::string output;  // stdout and stderr together
-};
-
-RunResult run(const std::string& args) {
-  const std::string command = std::string(ATTND_BINARY) + " " + args + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) return {-1, "popen failed"};
-  std::string output;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) output.append(buf.data(), n);
-  int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
-
-void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+using attnd::test::run;
+using attnd::test::write;
 
 bool has_fashion_mnist() {
   return fs::exists("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");

@@ -1,5 +1,7 @@
 // The trainer: schedule, AdamW and its saved state, resume equality, NaN guard, metrics log.
 #include <gtest/gtest.h>
+
+#include <limits>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -214,6 +216,54 @@ TEST(Trainer, NanLossStopsWithAClearMessageAndKeepsTheLastGoodCheckpoint) {
   EXPECT_NE(last.find("step-0000006"), std::string::npos);
   auto restored = load_model(last);
   for (const auto& [name, t] : restored->state())
+    EXPECT_TRUE(torch::isfinite(t).all().item<bool>()) << name;
+}
+
+// A task whose gradients turn infinite at one call while its loss stays finite: with clipping off,
+// that step's AdamW update makes the weights NaN.
+class ExplodingGradientTask : public SupervisedTask {
+ public:
+  ExplodingGradientTask(Model m, const Dataset* val, int64_t explode_at)
+      : SupervisedTask(m, val, 16, torch::kCPU), explode_at_(explode_at) {}
+  StepLoss loss(const Batch& batch) override {
+    if (++calls_ == explode_at_)
+      model()->parameters()[0].register_hook(
+          [](torch::Tensor g) { return g * std::numeric_limits<float>::infinity(); });
+    return SupervisedTask::loss(batch);
+  }
+
+ private:
+  int64_t explode_at_;
+  int64_t calls_ = 0;
+};
+
+TEST(Trainer, NonFiniteWeightsAreNeverSavedAndTheNamedCheckpointIsFinite) {
+  test::TempDir tmp;
+  test::SyntheticImages train(64, 3, 1), val(32, 3, 2);
+  torch::manual_seed(0);
+  auto model = create_model(test::tiny_vit_config());
+  ExplodingGradientTask task(model, &val, 5);
+  auto options = small_options(tmp / "run");
+  options.clip_grad_norm = 0;
+  options.save_every = 1;
+  options.keep_checkpoints = 1;  // pruning must still keep the newest finite checkpoint
+  std::string message;
+  try {
+    Trainer(options, task, train).fit();
+  } catch (const InputError& e) {
+    FAIL() << "diverging weights are a runtime failure, not bad input: " << e.what();
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find("non-finite by step 5"), std::string::npos) << message;
+  EXPECT_NE(message.find("The last good checkpoint is " + (tmp / "run/checkpoints/step-0000004")),
+            std::string::npos)
+      << message;
+  std::vector<std::string> left;
+  for (const auto& e : std::filesystem::directory_iterator(tmp / "run/checkpoints"))
+    left.push_back(e.path().filename().string());
+  EXPECT_EQ(left, std::vector<std::string>{"step-0000004"});
+  for (const auto& [name, t] : load_model(tmp / "run/checkpoints/step-0000004")->state())
     EXPECT_TRUE(torch::isfinite(t).all().item<bool>()) << name;
 }
 

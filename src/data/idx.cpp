@@ -78,6 +78,17 @@ IdxArray read_idx(const std::string& path, int expected_ndims) {
     ATTND_CHECK_INPUT(total <= kMaxBytes, "IDX file ", path, " declares more than 2^36 bytes");
   }
 
+  // Checked against the file's size before allocating: deflate expands at most 1032:1, so a
+  // header declaring more than that is corrupt (and would otherwise allocate it all).
+  const uint64_t file_size = std::filesystem::file_size(path, ec);
+  const uint64_t most = ec ? kMaxBytes : file_size * 1032 + 1024;
+  ATTND_CHECK_INPUT(total <= most, "IDX file ", path, " declares ", total, " data bytes (dims ",
+                    [&] {
+                      std::string d;
+                      for (auto v : out.dims) d += (d.empty() ? "" : "x") + std::to_string(v);
+                      return d;
+                    }(),
+                    "), more than its ", file_size, " bytes can hold (at most ", most, ")");
   out.data.resize(total);
   const size_t got = read_some(file.get(), out.data.data(), out.data.size(), path);
   ATTND_CHECK_INPUT(got == total, "IDX file ", path, " is truncated: its header declares ", total,

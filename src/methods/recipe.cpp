@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "attnd/methods/stage.h"
 #include "attnd/models/registry.h"
 #include "attnd/train/objectives.h"
+#include "attnd/train/trainer_checks.h"
 
 namespace attnd {
 
@@ -32,7 +34,8 @@ ConfigSchema recipe_schema(bool with_distill) {
       .add("run.device", "cpu", "cpu | cuda | cuda:N")
       .add("run.threads", int64_t{0}, "CPU threads for LibTorch and OpenBLAS (0: all cores)")
       .add("run.progress", "auto", "auto (bar on a terminal, lines otherwise) | bar | lines | quiet")
-      .add("run.init", "", "start from this checkpoint instead of a fresh [model]");
+      .add("run.init", "", "start from this checkpoint instead of a fresh [model]")
+      .add("run.overwrite", false, "replace the run in a non-empty run directory (--overwrite)");
   s.add_table("model", "the model as HF config.json keys (model_type = vit | vit_mae | bert | gpt2, ...)");
   s.add("data.dataset", "fashion-mnist",
          "fashion-mnist | spam-assassin | sotu-party | text-file | sotu | associative-recall "
@@ -165,14 +168,22 @@ TrainerOptions trainer_options(const Config& c) {
   o.clip_grad_norm = c.get_double("train.clip_grad_norm");
   o.eval_every = c.get_int("train.eval_every");
   o.save_every = c.get_int("train.save_every");
-  o.log_every = std::max<int64_t>(1, c.get_int("train.log_every"));
+  o.log_every = c.get_int("train.log_every");
   o.keep_checkpoints = c.get_int("train.keep_checkpoints");
   o.seed = static_cast<uint64_t>(c.get_int("run.seed"));
   o.run_dir = run_directory(c);
   o.device = parse_device(c.get_string("run.device"));
   o.progress = parse_enum(kProgressStyles, c.get_string("run.progress"), "run.progress");
   o.label = c.get_string("run.name");
-  ATTND_CHECK_INPUT(o.adamw.lr > 0, "train.lr must be positive, got ", o.adamw.lr);
+  check_trainer_options(o);
+  // The train.* keys that reach the tasks rather than the trainer.
+  const auto eval_batch_size = c.get_int("train.eval_batch_size");
+  ATTND_CHECK_INPUT(eval_batch_size >= 1, "train.eval_batch_size = ", eval_batch_size,
+                    " is out of range: expected an integer >= 1");
+  const double smoothing = c.get_double("train.label_smoothing");
+  ATTND_CHECK_INPUT(std::isfinite(smoothing) && smoothing >= 0 && smoothing < 1,
+                    "train.label_smoothing = ", smoothing,
+                    " is out of range: expected a number in [0, 1)");
   return o;
 }
 
@@ -241,13 +252,37 @@ void write_downstream_model(const ModelImpl& best, const RecipeData& data,
   if (downstream) save_model((fs::path(run_dir) / "encoder").string(), *downstream);
 }
 
+// What a run writes in its directory; --overwrite removes these and nothing else.
+constexpr const char* kRunFiles[] = {"config.toml", "metrics.jsonl", "result.json",
+                                     "checkpoints", "best", "encoder"};
+
+// A fresh run needs a run directory that does not exist, is empty, or (run.overwrite) holds a
+// run whose files are removed first: training over another run would keep its checkpoints, so a
+// later --resume would continue the wrong run.
+void prepare_fresh_run_directory(const std::string& run_dir, bool overwrite) {
+  std::error_code ec;
+  if (!fs::exists(run_dir, ec)) return;
+  ATTND_CHECK_INPUT(fs::is_directory(run_dir, ec), "run directory '", run_dir,
+                    "' (run.out / --out) exists and is not a directory");
+  if (fs::is_empty(run_dir, ec)) return;
+  ATTND_CHECK_INPUT(overwrite, "run directory '", run_dir,
+                    "' is not empty (it holds another run); continue it with --resume ", run_dir,
+                    ", replace it with --overwrite, or choose another --out");
+  for (const char* name : kRunFiles) fs::remove_all(fs::path(run_dir) / name, ec);
+}
+
 }  // namespace
 
 RecipeResult train_and_test(const Config& c, Task& task, const RecipeData& data,
                             const std::string& resume, const TestFn& test) {
   RecipeResult result;
-  const auto options = stage_options(c, data);
+  const auto options = stage_options(c, data);  // checks every train.* value
   result.run_dir = options.run_dir;
+  // Everything is checked before the first write: a refused run leaves the directory as it was.
+  if (resume.empty())
+    prepare_fresh_run_directory(result.run_dir, c.get_bool("run.overwrite"));
+  else
+    resolve_resume_checkpoint(resume, result.run_dir);
   fs::create_directories(result.run_dir);
   write_file_atomic((fs::path(result.run_dir) / "config.toml").string(), c.to_toml());
   auto stage = run_stage(options, task, data, resume);
@@ -263,6 +298,7 @@ RecipeResult train_and_test(const Config& c, Task& task, const RecipeData& data,
 }
 
 RecipeResult run_train_recipe(const Config& c, const std::string& resume) {
+  trainer_options(c);  // every train.* value is checked before any work
   configure_threads(c.get_int("run.threads"));
   auto data = load_recipe_data(c);
   auto model = build_model(c, data);
@@ -274,6 +310,7 @@ RecipeResult run_train_recipe(const Config& c, const std::string& resume) {
 }
 
 RecipeResult run_distill_recipe(const Config& c, const std::string& resume) {
+  trainer_options(c);  // every train.* value is checked before any work
   configure_threads(c.get_int("run.threads"));
   const auto teacher_dir = c.get_string("distill.teacher");
   ATTND_CHECK_INPUT(!teacher_dir.empty(), "distillation needs a teacher: set distill.teacher "

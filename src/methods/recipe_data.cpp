@@ -367,6 +367,22 @@ std::string model_types_for(DataTask task) {
 void check_model_fits_data(ModelImpl& model, const RecipeData& data) {
   ATTND_CHECK_INPUT(fits(model.traits(), data.task), "data.dataset = ", data.name, " needs a ",
                     model_types_for(data.task), " model, but the model is ", model.model_type());
+  // A classifier needs an output for every class of the data (labels past num_labels would be
+  // out of range in the loss).
+  int64_t classes = 0;
+  if (data.task == DataTask::kImageClassification && data.test_images) {
+    classes = static_cast<int64_t>(data.test_images->class_names().size());
+  } else if (data.task == DataTask::kTextClassification) {
+    classes = static_cast<int64_t>(data.label_names.size());
+    for (const auto* examples : {&data.clean_train_examples, &data.test_examples})
+      for (const auto& e : *examples) classes = std::max(classes, e.label + 1);
+  }
+  if (classes > 0 && model.traits().task == TaskKind::kClassification) {
+    const auto num_labels = model.config_json().value("num_labels", int64_t{0});
+    ATTND_CHECK_INPUT(num_labels >= classes, "model.num_labels = ", num_labels,
+                      " is smaller than the ", classes, " classes of ", data.name,
+                      " (expected num_labels >= ", classes, ")");
+  }
   if (data.vocab_size > 0) {
     auto config = model.config_json();
     const auto vocab = config.value("vocab_size", int64_t{0});

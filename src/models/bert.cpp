@@ -26,7 +26,7 @@ const std::vector<ConfigField<BertConfig>>& bert_fields() {
       positive_int_field("max_position_embeddings", &C::max_position_embeddings),
       positive_int_field("type_vocab_size", &C::type_vocab_size),
       double_field("initializer_range", &C::initializer_range),
-      double_field("layer_norm_eps", &C::layer_norm_eps),
+      positive_double_field("layer_norm_eps", &C::layer_norm_eps),
       int_field("pad_token_id", &C::pad_token_id),  // range checked against vocab_size below
       optional_dropout_field("classifier_dropout", &C::classifier_dropout),
   };
@@ -55,6 +55,12 @@ BertConfig BertConfig::from_json(const nlohmann::json& json) {
   ATTND_CHECK_INPUT(c.hidden_size % c.num_attention_heads == 0, "bert config: hidden_size (",
                     c.hidden_size, ") must be a multiple of num_attention_heads (",
                     c.num_attention_heads, ")");
+  const double h = static_cast<double>(c.hidden_size);
+  check_parameter_budget("bert config",
+                         h * static_cast<double>(c.vocab_size + c.max_position_embeddings +
+                                                 c.type_vocab_size) +
+                             static_cast<double>(c.num_hidden_layers) *
+                                 (4 * h * h + 2 * h * static_cast<double>(c.intermediate_size)));
   // Labels are three HF keys kept consistent; "attnd" is kept verbatim.
   c.labels = LabelMap::from_json(r);
   c.attnd_extra = r.attnd();

@@ -26,7 +26,7 @@ const std::vector<ConfigField<Gpt2Config>>& gpt2_fields() {
       dropout_field("resid_pdrop", &C::resid_pdrop),
       dropout_field("embd_pdrop", &C::embd_pdrop),
       dropout_field("attn_pdrop", &C::attn_pdrop),
-      double_field("layer_norm_epsilon", &C::layer_norm_epsilon),
+      positive_double_field("layer_norm_epsilon", &C::layer_norm_epsilon),
       double_field("initializer_range", &C::initializer_range),
       int_field("bos_token_id", &C::bos_token_id),
       int_field("eos_token_id", &C::eos_token_id),
@@ -83,6 +83,11 @@ Gpt2Config Gpt2Config::from_json(const nlohmann::json& json) {
   r.get_bool("reorder_and_upcast_attn", false);  // type check only: numerics, not architecture
   ATTND_CHECK_INPUT(c.n_embd % c.n_head == 0, "gpt2 config: n_embd (", c.n_embd,
                     ") must be a multiple of n_head (", c.n_head, ")");
+  const double h = static_cast<double>(c.n_embd);
+  const double inner = c.n_inner ? static_cast<double>(*c.n_inner) : 4 * h;
+  check_parameter_budget("gpt2 config",
+                         h * static_cast<double>(c.vocab_size + c.n_positions) +
+                             static_cast<double>(c.n_layer) * (4 * h * h + 2 * h * inner));
   // Labels are three HF keys kept consistent; "attnd" is kept verbatim.
   c.labels = LabelMap::from_json(r);
   c.attnd_extra = r.attnd();

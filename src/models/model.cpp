@@ -91,6 +91,12 @@ void ModelImpl::load_state(const TensorMap& tensors, const std::string& source) 
     ATTND_CHECK_INPUT(it->second.sizes() == item.value().sizes(), source, ": tensor '",
                       item.key(), "' has shape ", it->second.sizes(), ", expected ",
                       item.value().sizes());
+    // copy_ would silently convert integer bits into weights (an F32 file relabelled I32); a
+    // floating-point file of another width (F16, BF16) is a conversion and is allowed.
+    ATTND_CHECK_INPUT(it->second.is_floating_point() == item.value().is_floating_point(), source,
+                      ": tensor '", item.key(), "' has dtype ", it->second.scalar_type(),
+                      ", expected ", item.value().scalar_type(),
+                      " (a floating-point dtype; integer and bool tensors are not weights)");
     item.value().copy_(it->second);
     seen.insert(item.key());
   }

@@ -23,7 +23,7 @@ const std::vector<ConfigField<VitConfig>>& vit_fields() {
       dropout_field("hidden_dropout_prob", &C::hidden_dropout_prob),
       dropout_field("attention_probs_dropout_prob", &C::attention_probs_dropout_prob),
       double_field("initializer_range", &C::initializer_range),
-      double_field("layer_norm_eps", &C::layer_norm_eps),
+      positive_double_field("layer_norm_eps", &C::layer_norm_eps),
       positive_int_field("image_size", &C::image_size),
       positive_int_field("patch_size", &C::patch_size),
       positive_int_field("num_channels", &C::num_channels),
@@ -44,6 +44,13 @@ VitConfig VitConfig::from_json(const nlohmann::json& json) {
   ATTND_CHECK_INPUT(c.hidden_size % c.num_attention_heads == 0, "vit config: hidden_size (",
                     c.hidden_size, ") must be a multiple of num_attention_heads (",
                     c.num_attention_heads, ")");
+  const double h = static_cast<double>(c.hidden_size);
+  const double patches = std::pow(static_cast<double>(c.image_size / c.patch_size), 2);
+  check_parameter_budget(
+      "vit config",
+      h * (patches + static_cast<double>(c.num_channels) * std::pow(double(c.patch_size), 2)) +
+          static_cast<double>(c.num_hidden_layers) *
+              (4 * h * h + 2 * h * static_cast<double>(c.intermediate_size)));
   // Labels are three HF keys kept consistent; pooling is attnd's own key inside "attnd".
   c.labels = LabelMap::from_json(r);
   c.attnd_extra = r.attnd();

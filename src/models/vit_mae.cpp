@@ -37,6 +37,10 @@ VitMaeConfig VitMaeConfig::from_json(const nlohmann::json& json) {
   // mask_ratio's open interval (its own message), then checks across fields.
   ATTND_CHECK_INPUT(c.mask_ratio > 0.0 && c.mask_ratio < 1.0,
                     "vit_mae config: mask_ratio must be in (0, 1), got ", c.mask_ratio);
+  const double d = static_cast<double>(c.decoder_hidden_size);
+  check_parameter_budget("vit_mae config",
+                         static_cast<double>(c.decoder_num_hidden_layers) *
+                             (4 * d * d + 2 * d * static_cast<double>(c.decoder_intermediate_size)));
   ATTND_CHECK_INPUT(c.decoder_hidden_size % c.decoder_num_attention_heads == 0,
                     "vit_mae config: decoder_hidden_size (", c.decoder_hidden_size,
                     ") must be a multiple of decoder_num_attention_heads (",

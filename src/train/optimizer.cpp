@@ -1,5 +1,7 @@
 #include "attnd/train/optimizer.h"
 
+#include <set>
+
 #include <torch/torch.h>
 
 #include "attnd/core/error.h"
@@ -53,6 +55,17 @@ TensorMap NamedAdamW::state() const {
 }
 
 void NamedAdamW::load_state(const TensorMap& state, const std::string& source) {
+  // Every entry must belong to a parameter of this model: a file from another model or with
+  // renamed keys would otherwise restore nothing for those parameters, silently.
+  std::set<std::string> expected;
+  for (const auto& name : names_)
+    for (const char* field : {".exp_avg", ".exp_avg_sq", ".step"}) expected.insert(name + field);
+  for (const auto& kv : state) {
+    const auto& key = kv.first;
+    ATTND_CHECK_INPUT(expected.count(key), source, ": optimizer state '", key,
+                      "' belongs to no trainable parameter of this model (expected "
+                      "'<parameter>.exp_avg', '.exp_avg_sq' or '.step')");
+  }
   auto& states = optimizer_->state();
   states.clear();
   for (size_t i = 0; i < params_.size(); ++i) {

@@ -14,6 +14,7 @@
 #include "attnd/io/checkpoint.h"
 #include "attnd/train/metrics_log.h"
 #include "attnd/train/schedule.h"
+#include "attnd/train/trainer_checks.h"
 
 namespace attnd {
 
@@ -39,6 +40,42 @@ std::string describe(const std::map<std::string, double>& parts) {
 
 bool better(double a, double b, bool higher) { return higher ? a > b : a < b; }
 
+// Non-finite values in the floating-point tensors of `tensors`: how many, of how many, and the
+// first tensor holding one.
+struct NonFinite {
+  int64_t count = 0;
+  int64_t total = 0;
+  std::string first;
+};
+NonFinite count_non_finite(const TensorMap& tensors) {
+  NonFinite r;
+  for (const auto& [name, t] : tensors) {
+    if (!t.is_floating_point()) continue;
+    const int64_t bad = (~torch::isfinite(t)).sum().item<int64_t>();
+    r.total += t.numel();
+    if (bad > 0 && r.first.empty()) r.first = name;
+    r.count += bad;
+  }
+  return r;
+}
+
+// A checkpoint is written only from finite weights: a diverged model saved over (or pruning away)
+// the last good one would leave nothing to resume from.
+void check_finite_before_save(const TensorMap& tensors, int64_t step, const std::string& what,
+                              const std::string& last_good) {
+  const auto bad = count_non_finite(tensors);
+  if (bad.count > 0)
+    throw_error("the weights became non-finite by step ", step, " (", bad.count, " of ", bad.total,
+                " values, first in '", bad.first, "'); ", what, " was not written and training "
+                "stopped. ", last_good,
+                " Try a lower train.lr, more train.warmup_steps or train.clip_grad_norm > 0.");
+}
+
+std::string last_good_message(const std::string& last_checkpoint) {
+  return last_checkpoint.empty() ? std::string("No checkpoint was written yet.")
+                                 : "The last good checkpoint is " + last_checkpoint + ".";
+}
+
 Model on_device(Model model, const torch::Device& device) {
   model->to(device);
   return model;
@@ -48,11 +85,7 @@ Model on_device(Model model, const torch::Device& device) {
 
 Trainer::Trainer(TrainerOptions options, Task& task, const Dataset& train_data)
     : options_(std::move(options)), task_(task), train_data_(train_data) {
-  ATTND_CHECK_INPUT(options_.steps > 0, "train.steps must be positive, got ", options_.steps);
-  ATTND_CHECK_INPUT(options_.batch_size > 0, "train.batch_size must be positive, got ",
-                    options_.batch_size);
-  ATTND_CHECK_INPUT(options_.grad_accum > 0, "train.grad_accum must be positive, got ",
-                    options_.grad_accum);
+  check_trainer_options(options_);
   ATTND_CHECK_INPUT(train_data_.size() >= options_.batch_size, "the training set has ",
                     train_data_.size(), " examples, fewer than one batch (train.batch_size = ",
                     options_.batch_size, ")");
@@ -80,14 +113,59 @@ std::string Trainer::latest_checkpoint(const std::string& run_dir) {
   return best;
 }
 
+// The config.json and the extra JSON files (tokenizer.json) of the checkpoint a run resumes from
+// must be this run's: a different tokenizer would give the resumed steps other token ids.
+namespace {
+void check_checkpoint_files(const std::string& checkpoint_dir, Task& task,
+                            const TrainerOptions& options) {
+  const auto config = load_checkpoint_json(checkpoint_dir, kModelConfigFile);
+  const auto expected = task.checkpoint_config();
+  const std::string config_file = checkpoint_dir + "/" + kModelConfigFile;
+  ATTND_CHECK_INPUT(config.is_object() && config.contains("model_type"), config_file,
+                    ": expected a model config (a JSON object with model_type), got ",
+                    config.is_object() ? std::string("no model_type") : config.type_name());
+  ATTND_CHECK_INPUT(config["model_type"] == expected.value("model_type", nlohmann::json()),
+                    config_file, ": key model_type: ", config["model_type"].dump(),
+                    " differs from this run's model ",
+                    expected.value("model_type", nlohmann::json()).dump());
+  for (const auto& [name, value] : options.checkpoint_files) {
+    const auto stored = load_checkpoint_json(checkpoint_dir, name);
+    ATTND_CHECK_INPUT(stored == value, checkpoint_dir, "/", name,
+                      " differs from this run's (", stored.is_object() && !stored.empty()
+                          ? "another content"
+                          : "empty or not an object",
+                      "); resume with the data and vocabulary the checkpoint was trained with");
+  }
+}
+}  // namespace
+
 int64_t Trainer::restore(const std::string& checkpoint_dir, NamedAdamW& optimizer,
                          TrainResult& result) {
   auto model = task_.model();
-  auto tensors = model->import_hf(load_checkpoint_model_tensors(checkpoint_dir));
+  check_checkpoint_files(checkpoint_dir, task_, options_);
+  const auto stored = load_checkpoint_model_tensors(checkpoint_dir);
+  const auto bad = count_non_finite(stored);
+  ATTND_CHECK_INPUT(bad.count == 0, checkpoint_dir, "/model.safetensors holds ", bad.count,
+                    " non-finite values of ", bad.total, " (first in '", bad.first,
+                    "'); resume from an earlier checkpoint");
+  auto tensors = model->import_hf(stored);
   model->load_state(tensors, checkpoint_dir + "/model.safetensors");
-  auto trainer_state = load_checkpoint_json(checkpoint_dir, "trainer.json");
-  optimizer.load_state(load_checkpoint_tensors(checkpoint_dir, "optimizer.safetensors"),
-                       checkpoint_dir + "/optimizer.safetensors");
+  auto trainer_state = load_checkpoint_json(checkpoint_dir, "trainer.json");  // step checked
+  const std::string optimizer_file = checkpoint_dir + "/optimizer.safetensors";
+  const auto optimizer_state = load_checkpoint_tensors(checkpoint_dir, "optimizer.safetensors");
+  if (trainer_state.contains("optimizer_params")) {
+    // The file must hold the state of every parameter that had one when it was saved.
+    int64_t stored_params = 0;
+    for (const auto& kv : optimizer_state)
+      if (kv.first.size() > 8 && kv.first.compare(kv.first.size() - 8, 8, ".exp_avg") == 0)
+        ++stored_params;
+    const auto& expected = trainer_state["optimizer_params"];
+    ATTND_CHECK_INPUT(expected.is_number_integer() && expected.get<int64_t>() == stored_params,
+                      optimizer_file, " holds the state of ", stored_params,
+                      " parameters, but trainer.json (key optimizer_params) says ",
+                      expected.dump(), "; the file is incomplete or from another run");
+  }
+  optimizer.load_state(optimizer_state, optimizer_file);
   const int64_t step = trainer_state.at("step").get<int64_t>();
   ATTND_CHECK_INPUT(step <= options_.steps, checkpoint_dir, " is at step ", step,
                     ", beyond train.steps = ", options_.steps);
@@ -99,22 +177,32 @@ int64_t Trainer::restore(const std::string& checkpoint_dir, NamedAdamW& optimize
   return step;
 }
 
+
 // Writes checkpoints/step-N and prunes old ones; returns its path (on every rank: the NaN guard
 // names it).
 std::string Trainer::save(int64_t step, NamedAdamW& optimizer, const TrainResult& result) {
   const auto dir = (fs::path(options_.run_dir) / "checkpoints" / step_dir_name(step)).string();
   if (!is_writer()) return dir;
   auto model = task_.model();
+  const auto model_tensors = model->export_hf(model->state());
+  const auto optimizer_state = optimizer.state();
+  check_finite_before_save(model_tensors, step, "checkpoint " + dir,
+                           last_good_message(result.last_checkpoint));
+  int64_t optimizer_params = 0;
+  for (const auto& kv : optimizer_state)
+    if (kv.first.size() > 8 && kv.first.compare(kv.first.size() - 8, 8, ".exp_avg") == 0)
+      ++optimizer_params;
   nlohmann::json trainer_state = {{"step", step}, {"seed", options_.seed},
-                                  {"total_steps", options_.steps}};
+                                  {"total_steps", options_.steps},
+                                  {"optimizer_params", optimizer_params}};
   if (result.best_step >= 0) {
     trainer_state["best_step"] = result.best_step;
     trainer_state["best_metrics"] = result.best_metrics;
   }
   auto json_files = options_.checkpoint_files;
   json_files["trainer.json"] = trainer_state;
-  save_checkpoint(dir, task_.checkpoint_config(), model->export_hf(model->state()),
-                  {{"optimizer.safetensors", optimizer.state()}}, json_files);
+  save_checkpoint(dir, task_.checkpoint_config(), model_tensors,
+                  {{"optimizer.safetensors", optimizer_state}}, json_files);
   prune_checkpoints();
   return dir;
 }
@@ -166,6 +254,7 @@ TrainResult Trainer::fit(const std::string& resume_from) {
   Run run(options_, task_, train_data_);
   if (is_writer()) fs::create_directories(options_.run_dir);
   const int64_t start = resume(resume_from, run);
+  if (is_writer()) remove_unfinished_checkpoints(options_.run_dir);  // left by a killed save
   // Opened only after a successful restore: a failed resume leaves the log as it was.
   if (is_writer())
     run.log.emplace((fs::path(options_.run_dir) / "metrics.jsonl").string(),
@@ -200,11 +289,7 @@ TrainResult Trainer::fit(const std::string& resume_from) {
 // so far are restored.
 int64_t Trainer::resume(const std::string& resume_from, Run& run) {
   if (resume_from.empty()) return 0;
-  std::string ckpt = resume_from;
-  if (!fs::exists(fs::path(ckpt) / "trainer.json")) ckpt = latest_checkpoint(resume_from);
-  ATTND_CHECK_INPUT(!ckpt.empty(), "cannot resume from '", resume_from,
-                    "': expected a checkpoint directory (with trainer.json) or a run directory "
-                    "with checkpoints/step-N");
+  const std::string ckpt = resolve_resume_checkpoint(resume_from, options_.run_dir);
   const int64_t start = restore(ckpt, run.optimizer, run.result);
   run.result.last_checkpoint = ckpt;
   return start;
@@ -218,11 +303,7 @@ Trainer::StepStats Trainer::optimizer_step(int64_t step, Run& run) {
   stats.lr = run.schedule(step);
   run.optimizer.set_lr(stats.lr);
   run.optimizer.zero_grad();
-  const auto last_good = [&run] {
-    return run.result.last_checkpoint.empty()
-               ? std::string("No checkpoint was written yet.")
-               : "The last good checkpoint is " + run.result.last_checkpoint + ".";
-  };
+  const auto last_good = [&run] { return last_good_message(run.result.last_checkpoint); };
   for (int64_t micro = 0; micro < options_.grad_accum; ++micro) {
     const int64_t draw = step * options_.grad_accum + micro;
     // Augmentation is seeded per draw and example, so a rank's slice gets the same crops as
@@ -291,8 +372,10 @@ void Trainer::evaluate_and_keep_best(int64_t step, Run& run) {
       nlohmann::json best_state = {{"step", step}, {"metrics", metrics}};
       auto json_files = options_.checkpoint_files;
       json_files["trainer.json"] = best_state;
-      save_checkpoint(result.best_dir, task_.checkpoint_config(),
-                      run.model->export_hf(run.model->state()), {}, json_files);
+      const auto tensors = run.model->export_hf(run.model->state());
+      check_finite_before_save(tensors, step, result.best_dir,
+                               last_good_message(result.last_checkpoint));
+      save_checkpoint(result.best_dir, task_.checkpoint_config(), tensors, {}, json_files);
     }
   }
   result.final_metrics = metrics;

@@ -10,12 +10,14 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <type_traits>
 #include <variant>
 #include <vector>
 
+#include "attnd/core/error.h"
 #include "attnd/core/torch_compat.h"
 #include "attnd/models/blocks.h"
 
@@ -27,6 +29,7 @@ enum class FieldKind {
   kInt,                  // any integer
   kPositiveInt,          // an integer >= 1
   kDouble,               // any number
+  kPositiveDouble,       // a finite number > 0 (an epsilon)
   kDropout,              // a probability in [0, 1)
   kBool,
   kString,
@@ -55,6 +58,10 @@ ConfigField<C> positive_int_field(const char* key, int64_t C::*m) {
 template <class C>
 ConfigField<C> double_field(const char* key, double C::*m) { return {key, FieldKind::kDouble, m}; }
 template <class C>
+ConfigField<C> positive_double_field(const char* key, double C::*m) {
+  return {key, FieldKind::kPositiveDouble, m};
+}
+template <class C>
 ConfigField<C> dropout_field(const char* key, double C::*m) {
   return {key, FieldKind::kDropout, m};
 }
@@ -75,6 +82,18 @@ ConfigField<C> optional_positive_int_field(const char* key, compat::optional<int
 template <class C>
 ConfigField<C> optional_dropout_field(const char* key, compat::optional<double> C::*m) {
   return {key, FieldKind::kOptionalDropout, m};
+}
+
+// A config whose weights alone would need more than this many parameters (16 GiB of float32) is
+// refused before anything is allocated: a mistyped size would otherwise exhaust the memory.
+inline constexpr double kMaxModelParameters = 4.0e9;
+
+// `estimate`: the parameter count the config implies (its large matrices), computed in double so
+// that it cannot overflow.
+inline void check_parameter_budget(const std::string& where, double estimate) {
+  ATTND_CHECK_INPUT(estimate <= kMaxModelParameters, where, ": its sizes need about ", estimate,
+                    " parameters, over the limit of ", kMaxModelParameters,
+                    " (16 GiB of float32); check hidden sizes, layers and vocab_size");
 }
 
 // ---- derived operations ------------------------------------------------------------------------
@@ -99,6 +118,13 @@ void read_config_fields(const ConfigReader& r, const std::vector<ConfigField<C>>
       case FieldKind::kDouble: {
         auto& v = c.*std::get<double C::*>(f.member);
         v = r.get_double(key, v);
+        break;
+      }
+      case FieldKind::kPositiveDouble: {
+        auto& v = c.*std::get<double C::*>(f.member);
+        v = r.get_double(key, v);
+        ATTND_CHECK_INPUT(std::isfinite(v) && v > 0, r.where(), ": config key '", key,
+                          "' must be a finite number > 0, got ", v);
         break;
       }
       case FieldKind::kDropout: {
