@@ -160,6 +160,8 @@ void save_checkpoint(const std::string& dir, const nlohmann::json& config,
     write_json_file((s / extra_file_name(name, ".json", true)).string(), value);
   ::chmod(staged.path().c_str(), 0755);  // mkdtemp makes 0700 directories
   fsync_directory(staged.path());
+  // Test hook: a pause between staging and the swap, so a test can kill a save in progress.
+  if (const char* ms = std::getenv("ATTND_TEST_SAVE_DELAY_MS")) ::usleep(1000 * std::atoi(ms));
 
   detail::replace_directory(staged.path(), target.string(), /*use_exchange=*/true);
   staged.release();
