@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <numeric>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
 
@@ -20,6 +21,7 @@
 #include "attnd/methods/purify.h"
 #include "attnd/methods/recipe.h"
 #include "attnd/methods/recipe_data.h"
+#include "attnd/methods/stage.h"
 #include "attnd/models/model_io.h"
 #include "test_utils.h"
 
@@ -238,6 +240,48 @@ TEST_F(PurifyTest, EmbeddingPoisoningMovesOnlyTheTriggerRows) {
   EXPECT_DOUBLE_EQ(r.victim.cacc, r.clean->cacc);
   EXPECT_TRUE(fs::exists(r.run_dir + "/triggered_test.jsonl"));
   EXPECT_TRUE(fs::exists(r.run_dir + "/config.toml"));
+}
+
+TEST_F(PurifyTest, AResumedRunEndsWhereAnUninterruptedOneEnds) {
+  // A constant learning rate and no dropout: a student stage stopped after 2 of its 4 steps and
+  // resumed from the run directory must give the bytes the run of 4 steps at once gives, and
+  // must not train the teacher again.
+  auto purify = [&](const std::string& out, int64_t steps, const std::string& resume = "") {
+    return run_purify_recipe(
+        config_of(purify_schema(),
+                  {"run.out=" + out, "run.progress=quiet", "run.threads=1",
+                   "purify.from=" + victim_->victim_dir, "purify.method=mbtsad",
+                   "purify.clean_fraction=0.5", "purify.teacher_steps=3",
+                   "train.steps=" + std::to_string(steps), "train.batch_size=8",
+                   "train.warmup_steps=0", "train.min_lr_ratio=1.0", "train.save_every=2", "train.eval_batch_size=64"}),
+        resume);
+  };
+  const auto whole = *dir_ / "resume-whole", run = *dir_ / "resume-run";
+  purify(whole, 4);
+  purify(run, 2);
+  auto record = read_stage_record(run);
+  ASSERT_TRUE(record.has_value());
+  EXPECT_EQ(record->stage, 2);
+  // Checkpoints are whole directories swapped in: a rerun of a stage would drop these marks.
+  const auto teacher_mark = run + "/stage1/best/mark", student_mark = run + "/stage2/checkpoints/step-0000002/mark";
+  std::ofstream(teacher_mark) << "untouched\n";
+  std::ofstream(student_mark) << "untouched\n";
+  const auto resumed = purify(run, 4, run);
+  EXPECT_TRUE(fs::exists(teacher_mark)) << "the teacher stage ran again";
+  EXPECT_TRUE(fs::exists(student_mark)) << "the student stage started over";
+  EXPECT_TRUE(fs::exists(run + "/stage2/checkpoints/step-0000004"));
+  // The stage evaluates once, at its last step, so the two runs pick best/ from different
+  // evaluations (the stopped run also evaluated at step 2): the step-4 checkpoints are what must
+  // agree, byte for byte.
+  auto read_bytes = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string last = "/stage2/checkpoints/step-0000004/model.safetensors";
+  const auto expected = read_bytes(whole + last);
+  ASSERT_FALSE(expected.empty());
+  EXPECT_TRUE(read_bytes(run + last) == expected) << "the resumed step-4 weights differ";
+  EXPECT_EQ(resumed.run_dir, run);
 }
 
 TEST_F(PurifyTest, BadInputIsRefusedBeforeAnythingIsWritten) {
