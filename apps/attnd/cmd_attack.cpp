@@ -15,6 +15,7 @@ void add_attack_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "attack", "make a backdoored text classifier (BadNets, AddSent, embedding poisoning)");
   add_recipe_options(*cmd, *options);
+  add_overwrite_flag(*cmd, *options);  // poison trains a fresh victim
   add_key_flag(*cmd, *options, "--method", "attack.method", "poison | ep")
       ->check(CLI::IsMember({"poison", "ep"}));
   add_key_flag(*cmd, *options, "--attack", "data.attack", "badnets | addsent")

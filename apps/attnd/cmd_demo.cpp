@@ -54,7 +54,8 @@ Config stage_config(const DemoOptions& o, const std::string& name, bool distill,
                     "run.threads=" + std::to_string(o.threads), "run.progress=" + o.progress,
                     "data.dir=" + o.data_dir, "data.val_examples=2000", "train.eval_every=100",
                     "train.log_every=25", "train.keep_checkpoints=1", "train.lr=2e-3",
-                    "train.warmup_steps=50", "train.weight_decay=0.05"});
+                    "train.warmup_steps=50", "train.weight_decay=0.05",
+                    "run.overwrite=true"});  // the demo owns --out: a second `make demo` replaces it
   overrides.insert(overrides.end(), extra.begin(), extra.end());
   overrides.insert(overrides.end(), o.overrides.begin(), o.overrides.end());
   return Config::load(recipe_schema(distill), "", overrides);

@@ -13,10 +13,7 @@ void add_distill_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "distill", "train a student with attention/hidden-state distillation from a frozen teacher");
   add_recipe_options(*cmd, *options);
-  // A fresh run refuses a non-empty run directory; --overwrite replaces the run in it.
-  auto& overwrite = options->key_flags.emplace_back(KeyFlag{"run.overwrite", ""});
-  cmd->add_flag_callback("--overwrite", [&overwrite] { overwrite.value = "true"; },
-                         "replace the run in a non-empty --out directory (sets run.overwrite)");
+  add_overwrite_flag(*cmd, *options);
   add_key_flag(*cmd, *options, "--teacher", "distill.teacher", "teacher checkpoint directory");
   cmd->footer(
       "The student is [model] (or run.init); the loss is train's task loss times "

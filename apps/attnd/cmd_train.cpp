@@ -12,10 +12,7 @@ void add_train_command(CLI::App& app) {
   auto options = std::make_shared<RecipeOptions>();
   auto* cmd = app.add_subcommand("train", "train a model on its task from a recipe");
   add_recipe_options(*cmd, *options);
-  // A fresh run refuses a non-empty run directory; --overwrite replaces the run in it.
-  auto& overwrite = options->key_flags.emplace_back(KeyFlag{"run.overwrite", ""});
-  cmd->add_flag_callback("--overwrite", [&overwrite] { overwrite.value = "true"; },
-                         "replace the run in a non-empty --out directory (sets run.overwrite)");
+  add_overwrite_flag(*cmd, *options);
   cmd->footer("Example: attnd train recipes/fashion-mnist-vit.toml --set train.steps=2000");
   cmd->callback([options]() {
     Config config(recipe_schema(false));

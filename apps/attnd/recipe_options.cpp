@@ -24,6 +24,12 @@ CLI::Option* add_key_flag(CLI::App& cmd, RecipeOptions& options, const std::stri
   return cmd.add_option(flag, bound.value, help + " (sets " + key + ")");
 }
 
+void add_overwrite_flag(CLI::App& cmd, RecipeOptions& options) {
+  auto& overwrite = options.key_flags.emplace_back(KeyFlag{"run.overwrite", ""});
+  cmd.add_flag_callback("--overwrite", [&overwrite] { overwrite.value = "true"; },
+                        "replace the run in a non-empty --out directory (sets run.overwrite)");
+}
+
 std::vector<std::string> recipe_overrides(const RecipeOptions& options) {
   std::vector<std::string> overrides = options.overrides;
   for (const auto& flag : options.key_flags)

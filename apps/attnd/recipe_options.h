@@ -30,6 +30,9 @@ void add_recipe_options(CLI::App& cmd, RecipeOptions& options);
 // Declares --flag as a shortcut for `key`; the help says which key it sets.
 CLI::Option* add_key_flag(CLI::App& cmd, RecipeOptions& options, const std::string& flag,
                           const std::string& key, const std::string& help);
+// --overwrite (sets run.overwrite): a verb that starts a fresh run refuses a non-empty run
+// directory unless it is given.
+void add_overwrite_flag(CLI::App& cmd, RecipeOptions& options);
 // --set assignments, then "key=value" for every shortcut flag that was given (so they win).
 std::vector<std::string> recipe_overrides(const RecipeOptions& options);
 // Loads the recipe with --set overrides and the shortcut flags applied; false when --print-config
