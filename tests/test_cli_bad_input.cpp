@@ -87,6 +87,8 @@ TEST_F(BadInput, TrainValuesAreRefusedByNameBeforeAnyWrite) {
       {"train.lr=0", "train.lr = 0 is out of range: expected a finite number > 0"},
       {"train.lr=-1", "train.lr = -1 is out of range"},
       {"train.lr=inf", "train.lr = inf is out of range"},
+      // Finite as a double, infinite as the float32 the update runs in.
+      {"train.lr=1e39", "train.lr = 1e+39 is out of range: expected a finite number > 0"},
       {"model.layer_norm_epsilon=0", "config key 'layer_norm_epsilon' must be a finite number > 0"},
       {"model.n_embd=1000000", "parameters, over the limit of"},
   };
@@ -235,6 +237,44 @@ TEST_F(BadInput, FreshRunIntoAnotherRunNeedsOverwrite) {
   EXPECT_TRUE(fs::exists(dir + "/checkpoints/step-0000002"));
 }
 
+// transfer, linearize and purify refuse a non-empty --out as train does; --overwrite replaces the
+// run (transfer, linearize: trained here on the shared run's GPT-2 as teacher / source).
+TEST_F(BadInput, OtherVerbsRefuseAnOccupiedRunDirectory) {
+  const std::string source = run_dir_ + "/best";
+  const std::string recall_data =
+      " --set data.dataset=associative-recall --set data.recall_pairs=4 --set data.recall_vocab=20"
+      " --set data.train_examples=64 --set train.steps=2 --set train.eval_every=2"
+      " --set train.batch_size=8 --set train.warmup_steps=1 --set train.eval_batch_size=64"
+      " --set run.progress=quiet --set run.threads=1";
+  struct Verb {
+    std::string name, command;
+    bool trains;  // with --overwrite it runs to the end
+  };
+  const std::vector<Verb> verbs = {
+      {"transfer", "transfer " + kRecall + kSmall + " --teacher " + source, true},
+      {"linearize", "linearize --from " + source + recall_data + " --set linearize.attention_steps=2",
+       true},
+      {"purify", "purify --from " + source, false},  // refused before its model is read
+  };
+  const std::string other = "# another run\n";
+  for (const auto& v : verbs) {
+    const auto dir = *tmp_ / ("occupied-" + v.name);
+    fs::create_directories(dir + "/stage1");
+    write(dir + "/config.toml", other);
+    auto r = run(v.command + " --out " + dir);
+    EXPECT_EQ(r.code, 2) << v.name << "\n" << head(r.output);
+    EXPECT_NE(r.output.find("' is not empty (it holds another run); continue it with --resume"),
+              std::string::npos) << v.name << "\n" << head(r.output);
+    EXPECT_EQ(read(dir + "/config.toml"), other) << v.name;
+    r = run(v.command + " --out " + dir + " --overwrite");
+    EXPECT_EQ(r.output.find("is not empty"), std::string::npos) << v.name << "\n" << head(r.output);
+    if (v.trains) {
+      EXPECT_EQ(r.code, 0) << v.name << "\n" << head(r.output);
+      EXPECT_NE(read(dir + "/config.toml"), other) << v.name << ": config.toml not replaced";
+    }
+  }
+}
+
 TEST_F(BadInput, RejectedResumeLeavesTheRunUntouched) {
   const auto dir = copy_run("rejected");
   const std::string config = read(dir + "/config.toml");
@@ -266,14 +306,20 @@ TEST_F(BadInput, DamagedResumeCheckpointIsRefused) {
       {"trainer.json", "{\"step\": 1e400}", "key path step: the number 1e400 overflows"},
       {"config.json", "", "config.json:1:1: invalid JSON"},
       {"config.json", "[]", "config.json: expected a model config"},
+      {"trainer.json", "{\"step\": 2, \"best_step\": 2}", "trainer.json: key best_metrics: expected an object of numbers"},
+      {"optimizer.safetensors", "garbage", "optimizer.safetensors: file is 7 bytes, too small"},
   };
   int n = 0;
   for (const auto& c : cases) {
     const auto dir = copy_run("damaged-" + std::to_string(n++));
+    const std::string config = read(dir + "/config.toml");
     write(step_checkpoint(dir) + "/" + c.file, c.content);
-    const auto r = run(train(dir, " --set train.steps=3 --resume " + dir));
+    // Another split seed: a config.toml rewritten before the check would differ.
+    const auto r = run(train(dir, " --set train.steps=3 --set data.split_seed=7 --resume " + dir));
     EXPECT_EQ(r.code, 2) << c.file << " " << c.content << "\n" << head(r.output);
     EXPECT_NE(r.output.find(c.fragment), std::string::npos) << c.content << "\n" << head(r.output);
+    EXPECT_EQ(read(dir + "/config.toml"), config) << c.file << " " << c.content
+                                                  << ": config.toml was rewritten";
   }
 }
 
@@ -291,8 +337,10 @@ TEST_F(BadInput, OptimizerStateWithoutItsKeysIsRefused) {
       if (rename) state["other." + param + field] = t;
     }
     attnd::write_safetensors(file, state);
-    const auto r = run(train(dir, " --set train.steps=3 --resume " + dir));
+    const std::string config = read(dir + "/config.toml");
+    const auto r = run(train(dir, " --set train.steps=3 --set data.split_seed=7 --resume " + dir));
     EXPECT_EQ(r.code, 2) << head(r.output);
+    EXPECT_EQ(read(dir + "/config.toml"), config) << "config.toml was rewritten";
     EXPECT_NE(r.output.find(rename ? "belongs to no trainable parameter"
                                    : "but trainer.json (key optimizer_params) says"),
               std::string::npos)

@@ -14,6 +14,7 @@ void add_linearize_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "linearize", "convert a softmax model to linear attention with Hedgehog feature maps");
   add_recipe_options(*cmd, *options);
+  add_overwrite_flag(*cmd, *options);  // run_linearize_recipe refuses a non-empty run directory
   add_key_flag(*cmd, *options, "--from", "run.init", "the softmax checkpoint to convert");
   add_key_flag(*cmd, *options, "--feature-map", "linearize.feature_map",
                "softmax_split | exp | softmax_concat | elu | relu | t2r | performer | cosformer | "

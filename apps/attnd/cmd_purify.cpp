@@ -25,6 +25,10 @@ void add_purify_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "purify", "remove a backdoor from a text classifier with a small clean set (MBTSAD)");
   add_recipe_options(*cmd, *options);
+  // run_purify_recipe writes these; a fresh purify refuses a directory holding another run.
+  add_overwrite_flag(*cmd, *options, {"config.toml", "clean.jsonl", "teacher_train.jsonl",
+                                      "stages.json", "stage1", "stage2", "model", "result.json",
+                                      "report.md"});
   add_key_flag(*cmd, *options, "--from", "purify.from", "the backdoored classifier (checkpoint directory)");
   add_key_flag(*cmd, *options, "--method", "purify.method", "mbtsad | nad | finetune | retrain")
       ->check(CLI::IsMember({"mbtsad", "nad", "finetune", "retrain"}));

@@ -14,6 +14,7 @@ void add_transfer_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "transfer", "train a ViT from scratch with a pre-trained teacher's attention (copy or distill)");
   add_recipe_options(*cmd, *options);
+  add_overwrite_flag(*cmd, *options);  // train_and_test refuses a non-empty run directory
   add_key_flag(*cmd, *options, "--teacher", "transfer.teacher", "teacher checkpoint");
   add_key_flag(*cmd, *options, "--mode", "transfer.mode", "distill | copy | copy_q | copy_k | copy_v")
       ->check(CLI::IsMember({"distill", "copy", "copy_q", "copy_k", "copy_v"}));

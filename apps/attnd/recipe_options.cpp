@@ -1,6 +1,9 @@
 #include "recipe_options.h"
 
 #include <iostream>
+#include <utility>
+
+#include "attnd/methods/recipe.h"
 
 namespace attnd::cli {
 
@@ -24,7 +27,9 @@ CLI::Option* add_key_flag(CLI::App& cmd, RecipeOptions& options, const std::stri
   return cmd.add_option(flag, bound.value, help + " (sets " + key + ")");
 }
 
-void add_overwrite_flag(CLI::App& cmd, RecipeOptions& options) {
+void add_overwrite_flag(CLI::App& cmd, RecipeOptions& options,
+                        std::vector<std::string> run_files) {
+  options.fresh_run_files = std::move(run_files);
   auto& overwrite = options.key_flags.emplace_back(KeyFlag{"run.overwrite", ""});
   cmd.add_flag_callback("--overwrite", [&overwrite] { overwrite.value = "true"; },
                         "replace the run in a non-empty --out directory (sets run.overwrite)");
@@ -43,6 +48,9 @@ bool resolve_recipe(const RecipeOptions& options, const ConfigSchema& schema, Co
     std::cout << out.to_toml();
     return false;
   }
+  if (!options.fresh_run_files.empty() && options.resume.empty())
+    prepare_fresh_run_directory(run_directory(out), out.get_bool("run.overwrite"),
+                                options.fresh_run_files);
   return true;
 }
 

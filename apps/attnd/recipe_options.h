@@ -23,6 +23,7 @@ struct RecipeOptions {
   std::string resume;
   std::deque<KeyFlag> key_flags;  // a deque: CLI11 holds a reference to each value
   bool print_config = false;
+  std::vector<std::string> fresh_run_files;  // add_overwrite_flag's run_files
 };
 
 // The recipe file, --set, --resume, --print-config, and the flags --device and --out.
@@ -31,8 +32,11 @@ void add_recipe_options(CLI::App& cmd, RecipeOptions& options);
 CLI::Option* add_key_flag(CLI::App& cmd, RecipeOptions& options, const std::string& flag,
                           const std::string& key, const std::string& help);
 // --overwrite (sets run.overwrite): a verb that starts a fresh run refuses a non-empty run
-// directory unless it is given.
-void add_overwrite_flag(CLI::App& cmd, RecipeOptions& options);
+// directory unless it is given. Verbs whose method does not check that itself name the files
+// their run writes (`run_files`): resolve_recipe then refuses the directory, or with --overwrite
+// removes those files, for a run without --resume (prepare_fresh_run_directory).
+void add_overwrite_flag(CLI::App& cmd, RecipeOptions& options,
+                        std::vector<std::string> run_files = {});
 // --set assignments, then "key=value" for every shortcut flag that was given (so they win).
 std::vector<std::string> recipe_overrides(const RecipeOptions& options);
 // Loads the recipe with --set overrides and the shortcut flags applied; false when --print-config

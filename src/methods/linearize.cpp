@@ -174,6 +174,11 @@ LinearizeResult run_linearize_recipe(const Config& c, const std::string& resume)
   }
   LinearizeResult result;
   result.run_dir = run_directory(c);
+  // A fresh run into a directory holding another run would mix their stages.
+  if (resume.empty())
+    prepare_fresh_run_directory(result.run_dir, c.get_bool("run.overwrite"),
+                                {"config.toml", "stages.json", "stage1", "stage2", "model",
+                                 "result.json", "report.md"});
   fs::create_directories(result.run_dir);
   write_file_atomic((fs::path(result.run_dir) / "config.toml").string(), c.to_toml());
   const auto eval_bs = c.get_int("train.eval_batch_size");

@@ -252,14 +252,14 @@ void write_downstream_model(const ModelImpl& best, const RecipeData& data,
   if (downstream) save_model((fs::path(run_dir) / "encoder").string(), *downstream);
 }
 
-// What a run writes in its directory; --overwrite removes these and nothing else.
-constexpr const char* kRunFiles[] = {"config.toml", "metrics.jsonl", "result.json",
-                                     "checkpoints", "best", "encoder"};
+// What a train/distill run writes in its directory; --overwrite removes these and nothing else.
+const std::vector<std::string> kRunFiles = {"config.toml", "metrics.jsonl", "result.json",
+                                            "checkpoints", "best",          "encoder"};
 
-// A fresh run needs a run directory that does not exist, is empty, or (run.overwrite) holds a
-// run whose files are removed first: training over another run would keep its checkpoints, so a
-// later --resume would continue the wrong run.
-void prepare_fresh_run_directory(const std::string& run_dir, bool overwrite) {
+}  // namespace
+
+void prepare_fresh_run_directory(const std::string& run_dir, bool overwrite,
+                                 const std::vector<std::string>& run_files) {
   std::error_code ec;
   if (!fs::exists(run_dir, ec)) return;
   ATTND_CHECK_INPUT(fs::is_directory(run_dir, ec), "run directory '", run_dir,
@@ -268,10 +268,8 @@ void prepare_fresh_run_directory(const std::string& run_dir, bool overwrite) {
   ATTND_CHECK_INPUT(overwrite, "run directory '", run_dir,
                     "' is not empty (it holds another run); continue it with --resume ", run_dir,
                     ", replace it with --overwrite, or choose another --out");
-  for (const char* name : kRunFiles) fs::remove_all(fs::path(run_dir) / name, ec);
+  for (const auto& name : run_files) fs::remove_all(fs::path(run_dir) / name, ec);
 }
-
-}  // namespace
 
 RecipeResult train_and_test(const Config& c, Task& task, const RecipeData& data,
                             const std::string& resume, const TestFn& test) {
@@ -280,9 +278,9 @@ RecipeResult train_and_test(const Config& c, Task& task, const RecipeData& data,
   result.run_dir = options.run_dir;
   // Everything is checked before the first write: a refused run leaves the directory as it was.
   if (resume.empty())
-    prepare_fresh_run_directory(result.run_dir, c.get_bool("run.overwrite"));
-  else
-    resolve_resume_checkpoint(resume, result.run_dir);
+    prepare_fresh_run_directory(result.run_dir, c.get_bool("run.overwrite"), kRunFiles);
+  else  // a damaged config.json or optimizer.safetensors is found before config.toml is rewritten
+    check_resume_checkpoint(resolve_resume_checkpoint(resume, result.run_dir), task, options);
   fs::create_directories(result.run_dir);
   write_file_atomic((fs::path(result.run_dir) / "config.toml").string(), c.to_toml());
   auto stage = run_stage(options, task, data, resume);

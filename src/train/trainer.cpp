@@ -15,6 +15,7 @@
 #include "attnd/train/metrics_log.h"
 #include "attnd/train/schedule.h"
 #include "attnd/train/trainer_checks.h"
+#include "attnd/train/trainer_state.h"
 
 namespace attnd {
 
@@ -113,36 +114,12 @@ std::string Trainer::latest_checkpoint(const std::string& run_dir) {
   return best;
 }
 
-// The config.json and the extra JSON files (tokenizer.json) of the checkpoint a run resumes from
-// must be this run's: a different tokenizer would give the resumed steps other token ids.
-namespace {
-void check_checkpoint_files(const std::string& checkpoint_dir, Task& task,
-                            const TrainerOptions& options) {
-  const auto config = load_checkpoint_json(checkpoint_dir, kModelConfigFile);
-  const auto expected = task.checkpoint_config();
-  const std::string config_file = checkpoint_dir + "/" + kModelConfigFile;
-  ATTND_CHECK_INPUT(config.is_object() && config.contains("model_type"), config_file,
-                    ": expected a model config (a JSON object with model_type), got ",
-                    config.is_object() ? std::string("no model_type") : config.type_name());
-  ATTND_CHECK_INPUT(config["model_type"] == expected.value("model_type", nlohmann::json()),
-                    config_file, ": key model_type: ", config["model_type"].dump(),
-                    " differs from this run's model ",
-                    expected.value("model_type", nlohmann::json()).dump());
-  for (const auto& [name, value] : options.checkpoint_files) {
-    const auto stored = load_checkpoint_json(checkpoint_dir, name);
-    ATTND_CHECK_INPUT(stored == value, checkpoint_dir, "/", name,
-                      " differs from this run's (", stored.is_object() && !stored.empty()
-                          ? "another content"
-                          : "empty or not an object",
-                      "); resume with the data and vocabulary the checkpoint was trained with");
-  }
-}
-}  // namespace
 
 int64_t Trainer::restore(const std::string& checkpoint_dir, NamedAdamW& optimizer,
                          TrainResult& result) {
   auto model = task_.model();
-  check_checkpoint_files(checkpoint_dir, task_, options_);
+  // Everything but the tensors' values; train_and_test runs it too, before writing anything.
+  const TrainerState state = check_resume_checkpoint(checkpoint_dir, task_, options_);
   const auto stored = load_checkpoint_model_tensors(checkpoint_dir);
   const auto bad = count_non_finite(stored);
   ATTND_CHECK_INPUT(bad.count == 0, checkpoint_dir, "/model.safetensors holds ", bad.count,
@@ -150,31 +127,14 @@ int64_t Trainer::restore(const std::string& checkpoint_dir, NamedAdamW& optimize
                     "'); resume from an earlier checkpoint");
   auto tensors = model->import_hf(stored);
   model->load_state(tensors, checkpoint_dir + "/model.safetensors");
-  auto trainer_state = load_checkpoint_json(checkpoint_dir, "trainer.json");  // step checked
-  const std::string optimizer_file = checkpoint_dir + "/optimizer.safetensors";
-  const auto optimizer_state = load_checkpoint_tensors(checkpoint_dir, "optimizer.safetensors");
-  if (trainer_state.contains("optimizer_params")) {
-    // The file must hold the state of every parameter that had one when it was saved.
-    int64_t stored_params = 0;
-    for (const auto& kv : optimizer_state)
-      if (kv.first.size() > 8 && kv.first.compare(kv.first.size() - 8, 8, ".exp_avg") == 0)
-        ++stored_params;
-    const auto& expected = trainer_state["optimizer_params"];
-    ATTND_CHECK_INPUT(expected.is_number_integer() && expected.get<int64_t>() == stored_params,
-                      optimizer_file, " holds the state of ", stored_params,
-                      " parameters, but trainer.json (key optimizer_params) says ",
-                      expected.dump(), "; the file is incomplete or from another run");
-  }
-  optimizer.load_state(optimizer_state, optimizer_file);
-  const int64_t step = trainer_state.at("step").get<int64_t>();
-  ATTND_CHECK_INPUT(step <= options_.steps, checkpoint_dir, " is at step ", step,
-                    ", beyond train.steps = ", options_.steps);
-  if (trainer_state.contains("best_step")) {
-    result.best_step = trainer_state["best_step"].get<int64_t>();
-    result.best_metrics = trainer_state["best_metrics"].get<Metrics>();
+  optimizer.load_state(load_checkpoint_tensors(checkpoint_dir, "optimizer.safetensors"),
+                       checkpoint_dir + "/optimizer.safetensors");
+  if (state.best_step >= 0) {
+    result.best_step = state.best_step;
+    result.best_metrics = state.best_metrics;
     result.best_dir = (fs::path(options_.run_dir) / "best").string();
   }
-  return step;
+  return state.step;
 }
 
 

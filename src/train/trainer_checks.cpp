@@ -2,10 +2,16 @@
 
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <set>
+
+#include <torch/torch.h>
 
 #include "attnd/core/error.h"
 #include "attnd/io/checkpoint.h"
+#include "attnd/io/safetensors.h"
+#include "attnd/train/trainer_state.h"
 
 namespace attnd {
 
@@ -31,6 +37,55 @@ fs::path canonical_or_absolute(const fs::path& p) {
   return ec ? fs::absolute(p).lexically_normal() : c;
 }
 
+// The config.json and the extra JSON files (tokenizer.json) of the checkpoint a run resumes from
+// must be this run's: a different tokenizer would give the resumed steps other token ids.
+void check_checkpoint_files(const std::string& checkpoint_dir, Task& task,
+                            const TrainerOptions& options) {
+  const auto config = load_checkpoint_json(checkpoint_dir, kModelConfigFile);
+  const auto expected = task.checkpoint_config();
+  const std::string config_file = checkpoint_dir + "/" + kModelConfigFile;
+  ATTND_CHECK_INPUT(config.is_object() && config.contains("model_type"), config_file,
+                    ": expected a model config (a JSON object with model_type), got ",
+                    config.is_object() ? std::string("no model_type") : config.type_name());
+  ATTND_CHECK_INPUT(config["model_type"] == expected.value("model_type", nlohmann::json()),
+                    config_file, ": key model_type: ", config["model_type"].dump(),
+                    " differs from this run's model ",
+                    expected.value("model_type", nlohmann::json()).dump());
+  for (const auto& [name, value] : options.checkpoint_files) {
+    const auto stored = load_checkpoint_json(checkpoint_dir, name);
+    ATTND_CHECK_INPUT(stored == value, checkpoint_dir, "/", name,
+                      " differs from this run's (", stored.is_object() && !stored.empty()
+                          ? "another content"
+                          : "empty or not an object",
+                      "); resume with the data and vocabulary the checkpoint was trained with");
+  }
+}
+
+// Every entry of optimizer.safetensors (from its header: no tensor is read) is the state of a
+// trainable parameter, and there are as many .exp_avg entries as trainer.json recorded.
+void check_optimizer_keys(const std::string& checkpoint_dir, Task& task,
+                          const TrainerState& state) {
+  const std::string file = checkpoint_dir + "/optimizer.safetensors";
+  ATTND_CHECK_INPUT(fs::exists(file), file, " does not exist (expected the optimizer state of "
+                    "the checkpoint)");
+  std::set<std::string> expected;
+  for (const auto& [name, p] : task.model()->state())
+    if (p.requires_grad())
+      for (const char* field : {".exp_avg", ".exp_avg_sq", ".step"}) expected.insert(name + field);
+  int64_t stored_params = 0;
+  for (const auto& t : read_safetensors_header(file).tensors) {
+    ATTND_CHECK_INPUT(expected.count(t.name), file, ": optimizer state '", t.name,
+                      "' belongs to no trainable parameter of this model (expected "
+                      "'<parameter>.exp_avg', '.exp_avg_sq' or '.step')");
+    if (t.name.size() > 8 && t.name.compare(t.name.size() - 8, 8, ".exp_avg") == 0)
+      ++stored_params;
+  }
+  ATTND_CHECK_INPUT(state.optimizer_params < 0 || state.optimizer_params == stored_params, file,
+                    " holds the state of ", stored_params,
+                    " parameters, but trainer.json (key optimizer_params) says ",
+                    state.optimizer_params, "; the file is incomplete or from another run");
+}
+
 }  // namespace
 
 void check_trainer_options(const TrainerOptions& o) {
@@ -42,8 +97,10 @@ void check_trainer_options(const TrainerOptions& o) {
   check_int("train.save_every", o.save_every, 0, " (0: save at each evaluation)");
   check_int("train.log_every", o.log_every, 1, "");
   check_int("train.keep_checkpoints", o.keep_checkpoints, 1, "");
-  ATTND_CHECK_INPUT(std::isfinite(o.adamw.lr) && o.adamw.lr > 0, "train.lr = ", o.adamw.lr,
-                    " is out of range: expected a finite number > 0");
+  // The update runs in float32: 1e39 is a finite double but an infinite float.
+  ATTND_CHECK_INPUT(o.adamw.lr > 0 && o.adamw.lr <= std::numeric_limits<float>::max(),
+                    "train.lr = ", o.adamw.lr, " is out of range: expected a finite number > 0 "
+                    "(at most ", std::numeric_limits<float>::max(), ", float32's largest)");
   ATTND_CHECK_INPUT(std::isfinite(o.adamw.weight_decay) && o.adamw.weight_decay >= 0,
                     "train.weight_decay = ", o.adamw.weight_decay,
                     " is out of range: expected a finite number >= 0");
@@ -62,13 +119,8 @@ std::string resolve_resume_checkpoint(const std::string& resume_from, const std:
   ATTND_CHECK_INPUT(!ckpt.empty(), "cannot resume from '", resume_from,
                     "': expected a checkpoint directory (with trainer.json) or a run directory "
                     "with checkpoints/step-N");
-  const auto state = load_checkpoint_json(ckpt, "trainer.json");
-  const std::string file = (fs::path(ckpt) / "trainer.json").string();
-  ATTND_CHECK_INPUT(state.is_object(), file, ": expected a JSON object, got ", state.type_name());
-  ATTND_CHECK_INPUT(state.contains("step") && state["step"].is_number_integer() &&
-                        state["step"].get<int64_t>() >= 0,
-                    file, ": key step: expected a non-negative integer, got ",
-                    state.contains("step") ? state["step"].dump() : std::string("nothing"));
+  trainer_state_from_json(load_checkpoint_json(ckpt, "trainer.json"),
+                          (fs::path(ckpt) / "trainer.json").string());
   // A step checkpoint lives in <run>/checkpoints/; resuming it into another run directory would
   // continue without the run's best/ and metrics.jsonl.
   const fs::path parent = canonical_or_absolute(ckpt).parent_path();
@@ -81,6 +133,17 @@ std::string resolve_resume_checkpoint(const std::string& resume_from, const std:
                       "--set run.init=", ckpt);
   }
   return ckpt;
+}
+
+TrainerState check_resume_checkpoint(const std::string& checkpoint_dir, Task& task,
+                                     const TrainerOptions& options) {
+  const TrainerState state = trainer_state_from_json(
+      load_checkpoint_json(checkpoint_dir, "trainer.json"), checkpoint_dir + "/trainer.json");
+  ATTND_CHECK_INPUT(state.step <= options.steps, checkpoint_dir, " is at step ", state.step,
+                    ", beyond train.steps = ", options.steps);
+  check_checkpoint_files(checkpoint_dir, task, options);
+  check_optimizer_keys(checkpoint_dir, task, state);
+  return state;
 }
 
 void remove_unfinished_checkpoints(const std::string& run_dir) {

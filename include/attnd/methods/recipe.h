@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "attnd/core/config.h"
 #include "attnd/methods/recipe_data.h"
@@ -34,6 +35,14 @@ struct RecipeResult {
   Metrics test;         // the best checkpoint's metrics on the test split
   std::string run_dir;
 };
+
+// A fresh run needs a run directory that does not exist, is empty, or (overwrite: run.overwrite /
+// --overwrite) holds a run whose `run_files` (names in the directory) are removed first; anything
+// else is an InputError naming the directory and the way out (--resume, --overwrite, another
+// --out). Training over another run would keep its checkpoints, so a later --resume would
+// continue the wrong run.
+void prepare_fresh_run_directory(const std::string& run_dir, bool overwrite,
+                                 const std::vector<std::string>& run_files);
 
 // `attnd train`: supervised training. `attnd distill`: the same student trained with the distill.*
 // terms from a frozen teacher. Both write config.toml, metrics.jsonl, checkpoints/, best/ and
