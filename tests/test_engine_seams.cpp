@@ -25,6 +25,11 @@ nlohmann::json tiny_config(const std::string& type) {
             {"patch_size", 4}, {"num_channels", 1}, {"decoder_hidden_size", 8},
             {"decoder_num_hidden_layers", 1}, {"decoder_num_attention_heads", 2},
             {"decoder_intermediate_size", 16}};
+  if (type == "detr")
+    return {{"model_type", "detr"}, {"backbone_width", 8}, {"backbone_stages", 2}, {"d_model", 16},
+            {"encoder_layers", 1}, {"decoder_layers", 1}, {"encoder_attention_heads", 2},
+            {"decoder_attention_heads", 2}, {"encoder_ffn_dim", 16}, {"decoder_ffn_dim", 16},
+            {"num_queries", 4}, {"num_labels", 3}};
   if (type == "bert")
     return {{"model_type", "bert"}, {"vocab_size", 30}, {"hidden_size", 16},
             {"num_hidden_layers", 1}, {"num_attention_heads", 2}, {"intermediate_size", 32},
@@ -50,6 +55,7 @@ TEST(ModelTraits, EachFamilyDeclaresWhatItIsAndTheRegistryAgrees) {
       {"vit_mae", {TaskKind::kMaskedPatches, Modality::kImage, false, Pooling::kNone}},
       {"bert", {TaskKind::kClassification, Modality::kText, false, Pooling::kCls}},
       {"gpt2", {TaskKind::kLanguageModel, Modality::kText, true, Pooling::kNone}},
+      {"detr", {TaskKind::kDetection, Modality::kImage, false, Pooling::kNone}},
   };
   const auto types = registered_model_types();
   ASSERT_EQ(std::set<std::string>(types.begin(), types.end()).size(), expected.size());
@@ -163,8 +169,16 @@ TEST(TaskKinds, MaskedPatchesWeighsEachBatchByItsMaskedPatches) {
             std::string::npos);
 }
 
-TEST(TaskKinds, DetectionHasNoEntryUntilADetectorBringsOne) {
-  EXPECT_THROW(task_kind_info(TaskKind::kDetection), Error);
+TEST(TaskKinds, DetectionIsSelectedByApAndEvaluatedAsAWhole) {
+  const auto& t = task_kind_info(TaskKind::kDetection);
+  EXPECT_EQ(t.selection_metric, "AP");
+  EXPECT_TRUE(t.higher_is_better);
+  // AP does not add across batches: the batch-wise path refuses, DetectionTask evaluates.
+  Batch none;
+  EvalSums sums;
+  EXPECT_THROW(t.accumulate(ModelOutput{}, none, sums), Error);
+  sums.add("AP", 0.25);
+  EXPECT_EQ(t.metrics(sums).at("AP"), 0.25);
 }
 
 // ---- evaluation sums add across shards --------------------------------------------------------------

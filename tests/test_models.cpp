@@ -285,7 +285,8 @@ TEST(Models, UnknownConfigKeysAreIgnoredButListedKeysAreKnown) {
   auto gkeys = model_config_keys("gpt2");
   EXPECT_NE(std::find(gkeys.begin(), gkeys.end(), "n_embd"), gkeys.end());
   EXPECT_EQ(std::find(gkeys.begin(), gkeys.end(), "patch_size"), gkeys.end());
-  EXPECT_EQ(registered_model_types(), (std::vector<std::string>{"bert", "gpt2", "vit", "vit_mae"}));
+  EXPECT_EQ(registered_model_types(),
+            (std::vector<std::string>{"bert", "detr", "gpt2", "vit", "vit_mae"}));
   EXPECT_THROW(model_config_keys("t5"), InputError);
 }
 

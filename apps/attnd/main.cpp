@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   mallopt(M_TRIM_THRESHOLD, INT_MAX);
 #endif
   CLI::App app{"attnd: attention distillation toolkit on LibTorch — Hedgehog (linearize), "
-               "attention transfer (transfer), MBTSAD backdoor removal (attack, purify)",
+               "attention transfer (transfer), MBTSAD backdoor removal (attack, purify), KS-DETR detection "
+               "(detect)",
                "attnd"};
   app.require_subcommand(0, 1);
   bool version = false;
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
   attnd::cli::add_linearize_command(app);
   attnd::cli::add_attack_command(app);
   attnd::cli::add_purify_command(app);
+  attnd::cli::add_detect_command(app);
   attnd::cli::add_eval_command(app);
   attnd::cli::add_attn_command(app);
   attnd::cli::add_info_command(app);

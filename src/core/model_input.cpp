@@ -9,6 +9,8 @@ ModelInput ModelInput::to(const torch::Device& device) const {
   out.input_ids = move(input_ids);
   out.attention_mask = move(attention_mask);
   out.token_type_ids = move(token_type_ids);
+  out.pixel_mask = move(pixel_mask);
+  out.foreground_mask = move(foreground_mask);
   return out;
 }
 

@@ -93,7 +93,10 @@ ConfigSchema recipe_schema(bool with_distill) {
       .add("train.save_every", int64_t{0}, "checkpoint every N steps (0: at each evaluation)")
       .add("train.log_every", int64_t{50}, "write a metrics line every N steps")
       .add("train.keep_checkpoints", int64_t{2}, "step checkpoints kept (best/ is kept apart)")
-      .add("train.eval_batch_size", int64_t{500}, "batch size of evaluation");
+      .add("train.eval_batch_size", int64_t{500}, "batch size of evaluation")
+      .add("train.lr_factors", std::vector<std::string>{},
+           "parameter-name prefixes with their own learning-rate factor, \"prefix=factor\" "
+           "(e.g. [\"backbone.=0.1\"]: a detector's backbone at a tenth of train.lr)");
   if (with_distill) {
     s.add("distill.teacher", "", "teacher checkpoint directory (frozen, no grad)")
         .add("distill.attention_loss", "soft_ce", "soft_ce | kl | mse | none: loss over attention rows")
@@ -175,6 +178,19 @@ TrainerOptions trainer_options(const Config& c) {
   o.device = parse_device(c.get_string("run.device"));
   o.progress = parse_enum(kProgressStyles, c.get_string("run.progress"), "run.progress");
   o.label = c.get_string("run.name");
+  for (const auto& item : c.get_string_list("train.lr_factors")) {
+    const auto eq = item.rfind('=');
+    double factor = -1;
+    if (eq != std::string::npos && eq > 0) {
+      try {
+        factor = std::stod(item.substr(eq + 1));
+      } catch (const std::exception&) {
+      }
+    }
+    ATTND_CHECK_INPUT(std::isfinite(factor) && factor > 0 && factor <= 100, "train.lr_factors: '",
+                      item, "' is not \"<parameter-name prefix>=<factor>\" with a factor in (0, 100]");
+    o.adamw.lr_factors.emplace_back(item.substr(0, eq), factor);
+  }
   check_trainer_options(o);
   // The train.* keys that reach the tasks rather than the trainer.
   const auto eval_batch_size = c.get_int("train.eval_batch_size");

@@ -311,8 +311,9 @@ PoisonSpec triggered_spec(const PoisonSpec& attack) {
 }
 
 std::map<std::string, nlohmann::json> RecipeData::checkpoint_files() const {
-  if (!tokenizer) return {};
-  return {{kTokenizerFile, wordpiece_to_hf_json(*tokenizer)}};
+  auto files = extra_checkpoint_files;
+  if (tokenizer) files[kTokenizerFile] = wordpiece_to_hf_json(*tokenizer);
+  return files;
 }
 
 RecipeData load_recipe_data(const Config& c) {
@@ -351,6 +352,8 @@ bool fits(const ModelTraits& traits, DataTask task) {
       return traits.modality == Modality::kText && traits.task == TaskKind::kClassification;
     case DataTask::kLanguageModelling:
       return traits.modality == Modality::kText && traits.task == TaskKind::kLanguageModel;
+    case DataTask::kDetection:
+      return traits.modality == Modality::kImage && traits.task == TaskKind::kDetection;
   }
   return false;
 }

@@ -9,6 +9,7 @@
 #include "attnd/core/index_set.h"
 #include "attnd/models/attention_copy.h"
 #include "attnd/models/bert.h"
+#include "attnd/models/detr.h"
 #include "attnd/models/gpt2.h"
 #include "attnd/models/vit.h"
 #include "attnd/models/vit_mae.h"
@@ -35,6 +36,7 @@ Entry entry() {
 const std::map<std::string, Entry>& registry() {
   static const std::map<std::string, Entry> entries = {
       {"bert", entry<BertModelImpl, BertConfig>()},
+      {"detr", entry<DetrModelImpl, DetrConfig>()},
       {"gpt2", entry<Gpt2ModelImpl, Gpt2Config>()},
       {"vit", entry<VitModelImpl, VitConfig>()},
       {"vit_mae", entry<VitMaeModelImpl, VitMaeConfig>()},

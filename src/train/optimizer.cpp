@@ -1,5 +1,6 @@
 #include "attnd/train/optimizer.h"
 
+#include <map>
 #include <set>
 
 #include <torch/torch.h>
@@ -10,12 +11,19 @@
 namespace attnd {
 
 NamedAdamW::NamedAdamW(const TensorMap& params, const AdamWConfig& config) {
-  std::vector<torch::Tensor> decay, no_decay;
+  // Groups by (lr factor, decay): biases and norms (1-D) never decay.
+  std::map<std::pair<double, bool>, std::vector<torch::Tensor>> groups_by;
   for (const auto& [name, p] : params) {
     if (!p.requires_grad()) continue;
     names_.push_back(name);
     params_.push_back(p);
-    (p.dim() >= 2 ? decay : no_decay).push_back(p);
+    double factor = 1.0;
+    for (const auto& [prefix, f] : config.lr_factors)
+      if (name.rfind(prefix, 0) == 0) {
+        factor = f;
+        break;
+      }
+    groups_by[{factor, p.dim() >= 2}].push_back(p);
   }
   ATTND_CHECK_INPUT(!params_.empty(), "nothing to train: every parameter is frozen");
   auto options = torch::optim::AdamWOptions(config.lr)
@@ -23,18 +31,23 @@ NamedAdamW::NamedAdamW(const TensorMap& params, const AdamWConfig& config) {
                      .eps(config.eps)
                      .weight_decay(config.weight_decay);
   std::vector<torch::optim::OptimizerParamGroup> groups;
-  if (!decay.empty()) groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(options));
-  if (!no_decay.empty()) {
-    auto nd = options;
-    nd.weight_decay(0.0);
-    groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(nd));
-  }
+  // Decayed groups first, as before groups had factors (the same order for one factor).
+  for (bool decay : {true, false})
+    for (auto& [key, tensors] : groups_by) {
+      if (key.second != decay) continue;
+      auto o = options;
+      o.lr(config.lr * key.first);
+      if (!decay) o.weight_decay(0.0);
+      groups.emplace_back(tensors, std::make_unique<torch::optim::AdamWOptions>(o));
+      group_factors_.push_back(key.first);
+    }
   optimizer_ = std::make_unique<torch::optim::AdamW>(groups, options);
 }
 
 void NamedAdamW::set_lr(double lr) {
-  for (auto& group : optimizer_->param_groups())
-    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  auto& groups = optimizer_->param_groups();
+  for (size_t i = 0; i < groups.size(); ++i)
+    static_cast<torch::optim::AdamWOptions&>(groups[i].options()).lr(lr * group_factors_[i]);
 }
 
 void NamedAdamW::zero_grad() { optimizer_->zero_grad(); }

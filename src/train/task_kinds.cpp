@@ -6,6 +6,7 @@
 #include <map>
 
 #include "attnd/core/error.h"
+#include "attnd/train/detection_loss.h"
 
 namespace attnd {
 
@@ -107,6 +108,28 @@ TaskKindInfo masked_patches() {
   return t;
 }
 
+// Detectors: DETR's set loss over every output group. AP does not add across batches, so the
+// evaluation is DetectionTask's (train/detection_task.h): it collects every detection, runs the
+// COCO evaluation and hands over its 12 numbers as the sums, which metrics() passes through.
+TaskKindInfo detection() {
+  TaskKindInfo t;
+  t.kind = TaskKind::kDetection;
+  t.loss = [](const ModelOutput& out, const Batch& batch, double) {
+    return detection_loss(out, batch.targets, DetectionLossOptions{}).total;
+  };
+  t.accumulate = [](const ModelOutput&, const Batch&, EvalSums&) {
+    throw Error("detection is scored by COCO AP over a whole data set, which does not add up "
+                "batch by batch: evaluate with DetectionTask (attnd detect eval)");
+  };
+  t.metrics = [](const EvalSums& sums) -> Metrics {
+    ATTND_CHECK_INPUT(sums.values.count("AP"), "detection evaluation: no COCO summary to report");
+    return Metrics(sums.values.begin(), sums.values.end());
+  };
+  t.selection_metric = "AP";
+  t.higher_is_better = true;
+  return t;
+}
+
 }  // namespace
 
 torch::Tensor language_model_loss(const torch::Tensor& logits, const torch::Tensor& labels) {
@@ -122,6 +145,7 @@ const TaskKindInfo& task_kind_info(TaskKind kind) {
       {TaskKind::kClassification, classification()},
       {TaskKind::kLanguageModel, language_model()},
       {TaskKind::kMaskedPatches, masked_patches()},
+      {TaskKind::kDetection, detection()},
   };
   auto it = table.find(kind);
   ATTND_CHECK(it != table.end(), "no training loss or evaluation is defined for ",

@@ -14,6 +14,12 @@ struct ModelInput {
   torch::Tensor input_ids;       // [B, N] long (text models)
   torch::Tensor attention_mask;  // [B, N], 1 = real token, 0 = padding (optional)
   torch::Tensor token_type_ids;  // [B, N] long (bert, optional)
+  // Detectors: images padded to one size carry which pixels are real, [B, H, W] bool (optional:
+  // undefined = every pixel is real).
+  torch::Tensor pixel_mask;
+  // Detectors in training: 1 inside a ground-truth box, [B, H, W] float — KS-DETR's teachers see
+  // it; every model ignores it in evaluation (inference never needs annotations).
+  torch::Tensor foreground_mask;
 
   ModelInput to(const torch::Device& device) const;
   int64_t batch_size() const;

@@ -32,7 +32,7 @@
 
 namespace attnd {
 
-enum class DataTask { kImageClassification, kTextClassification, kLanguageModelling };
+enum class DataTask { kImageClassification, kTextClassification, kLanguageModelling, kDetection };
 
 struct RecipeData {
   DataTask task = DataTask::kImageClassification;
@@ -51,6 +51,8 @@ struct RecipeData {
   std::vector<int64_t> poisoned;                    // training examples the attack replaced
   std::shared_ptr<const Dataset> triggered;         // non-target test examples with the trigger,
                                                     // labelled with the target: ASR = accuracy
+  // Other JSON files every checkpoint of the run carries (a detector's categories.json).
+  std::map<std::string, nlohmann::json> extra_checkpoint_files;
 
   // Files every checkpoint of the run carries: tokenizer.json for text datasets.
   std::map<std::string, nlohmann::json> checkpoint_files() const;

@@ -33,7 +33,9 @@ enum class TaskKind {
   kClassification,  // logits [B, num_labels] against labels [B]
   kLanguageModel,   // logits [B, N, vocab], position t predicts label t+1
   kMaskedPatches,   // masked-image modelling: the model scores its own reconstruction ("loss")
-  kDetection,       // class logits and boxes per query, against ragged targets
+  kDetection,       // class logits [B, Q, C + 1] ("no object" last) and extra "pred_boxes"
+                    // [B, Q, 4] (cx, cy, w, h in [0, 1] of the padded input) per query, against
+                    // ragged targets; training outputs "aux.<i>." / "teacher<k>." groups of both
 };
 // Which ModelInput fields a model reads.
 enum class Modality { kImage, kText };
@@ -127,6 +129,9 @@ class ModelImpl : public torch::nn::Module {
   virtual std::shared_ptr<ModelImpl> downstream_model(const LabelMap& /*labels*/) const {
     return nullptr;
   }
+  // Models with parts used only in training (KS-DETR's teacher attentions): the same model without
+  // them, sharing nothing — its parameters are exactly those of the plain model. Null for others.
+  virtual std::shared_ptr<ModelImpl> inference_model() const { return nullptr; }
 
  protected:
   // The model's own config (what its Config struct writes), without the mixers.

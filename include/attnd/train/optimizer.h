@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "attnd/core/tensor_map.h"
@@ -18,6 +19,10 @@ struct AdamWConfig {
   double beta1 = 0.9;
   double beta2 = 0.999;
   double eps = 1e-8;
+  // Parameter groups with their own learning rate: a parameter whose name starts with one of
+  // these prefixes trains at lr × its factor (the first prefix that matches), e.g. a detector's
+  // backbone at 0.1 ("model.backbone_lr_factor" of the recipe).
+  std::vector<std::pair<std::string, double>> lr_factors;
 };
 
 class NamedAdamW {
@@ -42,6 +47,7 @@ class NamedAdamW {
   std::vector<std::string> names_;
   std::vector<torch::Tensor> params_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::vector<double> group_factors_;  // per param group of optimizer_, × the scheduled lr
 };
 
 }  // namespace attnd

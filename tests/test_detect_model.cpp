@@ -1,0 +1,307 @@
+// The detector: sine encoding against a hand loop, GIoU on tensors against core/box.h, matching
+// against brute force, the set loss against a hand computation, KS triple attention against
+// explicit per-head matmuls, and the KS model's inference form against the plain baseline
+// (same parameter names and shapes, same outputs, no teacher compute).
+#include <cmath>
+#include <numeric>
+#include <set>
+
+#include "attnd/core/box.h"
+#include "attnd/models/detr.h"
+#include "attnd/models/registry.h"
+#include "attnd/train/detection_loss.h"
+#include "attnd/train/detection_task.h"
+#include "attnd/train/optimizer.h"
+#include "test_utils.h"
+
+namespace attnd {
+namespace {
+
+nlohmann::json tiny_detr(bool ks = false) {
+  return {{"model_type", "detr"}, {"num_channels", 1}, {"backbone_width", 8},
+          {"backbone_stages", 2}, {"d_model", 16}, {"encoder_layers", 2}, {"decoder_layers", 2},
+          {"encoder_attention_heads", 2}, {"decoder_attention_heads", 2}, {"encoder_ffn_dim", 32},
+          {"decoder_ffn_dim", 32}, {"num_queries", 5}, {"num_labels", 3},
+          {"ks_triple_attention", ks}};
+}
+
+TEST(DetrSine, MatchesAHandLoop) {
+  // Two images, 3 × 4 maps; the second has its last column and last row padded.
+  auto mask = torch::ones({2, 3, 4}, torch::kBool);
+  mask[1].select(1, 3).fill_(false);
+  mask[1][2].fill_(false);
+  const int64_t d = 8, half = 4;
+  auto pos = sine_position_encoding(mask, d);
+  ASSERT_EQ(pos.sizes(), (std::vector<int64_t>{2, 12, 8}));
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t r = 0; r < 3; ++r)
+      for (int64_t c = 0; c < 4; ++c) {
+        // Cumulative counts of real cells down the column / along the row, over the totals.
+        double y = 0, ytot = 0, x = 0, xtot = 0;
+        for (int64_t k = 0; k < 3; ++k) {
+          const double m = mask[b][k][c].item<bool>();
+          ytot += m;
+          if (k <= r) y += m;
+        }
+        for (int64_t k = 0; k < 4; ++k) {
+          const double m = mask[b][r][k].item<bool>();
+          xtot += m;
+          if (k <= c) x += m;
+        }
+        y = y / (ytot + 1e-6) * 2 * M_PI;
+        x = x / (xtot + 1e-6) * 2 * M_PI;
+        for (int64_t i = 0; i < half; ++i) {
+          const double t = std::pow(10000.0, 2.0 * (i / 2) / half);
+          const double ey = i % 2 == 0 ? std::sin(y / t) : std::cos(y / t);
+          const double ex = i % 2 == 0 ? std::sin(x / t) : std::cos(x / t);
+          EXPECT_NEAR(pos[b][r * 4 + c][i].item<double>(), ey, 1e-5);
+          EXPECT_NEAR(pos[b][r * 4 + c][half + i].item<double>(), ex, 1e-5);
+        }
+      }
+}
+
+torch::Tensor random_cxcywh(int64_t n) {
+  auto c = torch::rand({n, 2}) * 0.8 + 0.1, s = torch::rand({n, 2}) * 0.4 + 0.02;
+  return torch::cat({c, s}, 1);
+}
+
+TEST(DetectionLoss, PairwiseGiouEqualsTheScalarOne) {
+  torch::manual_seed(1);
+  auto a = cxcywh_to_xyxy(random_cxcywh(6)).to(torch::kDouble);
+  auto b = cxcywh_to_xyxy(random_cxcywh(4)).to(torch::kDouble);
+  b[3] = a[2];  // an identical pair: GIoU 1
+  auto g = pairwise_giou(a, b);
+  for (int64_t i = 0; i < 6; ++i)
+    for (int64_t j = 0; j < 4; ++j) {
+      BoxXYXY p{a[i][0].item<double>(), a[i][1].item<double>(), a[i][2].item<double>(), a[i][3].item<double>()};
+      BoxXYXY q{b[j][0].item<double>(), b[j][1].item<double>(), b[j][2].item<double>(), b[j][3].item<double>()};
+      EXPECT_NEAR(g[i][j].item<double>(), giou(p, q), 1e-9) << i << "," << j;
+    }
+  EXPECT_NEAR(g[2][3].item<double>(), 1.0, 1e-12);
+}
+
+TEST(DetectionLoss, MatchingIsTheBruteForceOptimum) {
+  torch::manual_seed(2);
+  for (bool focal : {false, true}) {
+    DetectionLossOptions o;
+    o.focal = focal;
+    for (int trial = 0; trial < 5; ++trial) {
+      const int64_t q = 5, n = 3;
+      auto logits = torch::randn({1, q, 4});
+      auto boxes = torch::sigmoid(torch::randn({1, q, 4}));
+      TensorMap t{{"boxes", random_cxcywh(n)}, {"class_labels", torch::randint(0, 3, {n}, torch::kLong)}};
+      auto pairs = match_queries(logits, boxes, {t}, o)[0];
+      ASSERT_EQ(pairs.size(), 3u);
+      auto cost = matching_cost(logits[0], boxes[0], t, o);
+      double got = 0;
+      for (const auto& p : pairs) got += cost[p.row][p.col].item<double>();
+      // Every injective map of the 3 targets to 5 queries.
+      double best = 1e300;
+      for (int a = 0; a < q; ++a)
+        for (int b = 0; b < q; ++b)
+          for (int c = 0; c < q; ++c) {
+            if (a == b || b == c || a == c) continue;
+            best = std::min(best, cost[a][0].item<double>() + cost[b][1].item<double>() +
+                                      cost[c][2].item<double>());
+          }
+      EXPECT_NEAR(got, best, 1e-5);
+    }
+  }
+}
+
+TEST(DetectionLoss, SetLossEqualsAHandComputation) {
+  // One image, two queries, one target of class 1; the match must be query 1 (right box).
+  auto logits = torch::tensor({{{0.2, 0.1, -0.3}, {0.0, 2.0, 0.5}}});  // 2 classes + no object
+  auto boxes = torch::tensor({{{0.2, 0.2, 0.1, 0.1}, {0.5, 0.5, 0.4, 0.3}}});
+  TensorMap t{{"boxes", torch::tensor({{0.55, 0.5, 0.3, 0.3}})}, {"class_labels", torch::tensor({int64_t{1}})}};
+  DetectionLossOptions o;
+  auto l = detection_group_loss(logits, boxes, {t}, o);
+  // CE: query 1 → class 1 (weight 1), query 0 → no object (weight 0.1); weighted mean.
+  auto lse = [](std::vector<double> v) {
+    double s = 0;
+    for (double x : v) s += std::exp(x);
+    return std::log(s);
+  };
+  const double ce0 = lse({0.2, 0.1, -0.3}) - (-0.3), ce1 = lse({0.0, 2.0, 0.5}) - 2.0;
+  const double ce = (0.1 * ce0 + 1.0 * ce1) / 1.1;
+  const double l1 = 0.05 + 0 + 0.1 + 0;
+  const double g = giou(to_xyxy(BoxCXCYWH{0.5, 0.5, 0.4, 0.3}), to_xyxy(BoxCXCYWH{0.55, 0.5, 0.3, 0.3}));
+  EXPECT_NEAR(l.parts.at("class"), ce, 1e-6);
+  EXPECT_NEAR(l.parts.at("bbox"), l1, 1e-6);
+  EXPECT_NEAR(l.parts.at("giou"), 1 - g, 1e-6);
+  EXPECT_NEAR(l.total.item<double>(), ce + 5 * l1 + 2 * (1 - g), 1e-5);
+  // No targets: only "no object" cross-entropy, no box terms.
+  TensorMap empty{{"boxes", torch::zeros({0, 4})}, {"class_labels", torch::zeros({0}, torch::kLong)}};
+  auto none = detection_group_loss(logits, boxes, {empty}, o);
+  EXPECT_NEAR(none.parts.at("bbox"), 0, 1e-12);
+  EXPECT_NEAR(none.parts.at("class"), (0.1 * ce0 + 0.1 * (lse({0.0, 2.0, 0.5}) - 0.5)) / 0.2, 1e-6);
+}
+
+TEST(KsTripleAttention, BranchesEqualExplicitMatmuls) {
+  torch::manual_seed(3);
+  DetrLayerOptions lo{8, 2, 16};
+  DetrEncoderLayer layer(lo);
+  KsTeacher teacher(8);
+  auto x = torch::randn({2, 5, 8}), pos = torch::randn({2, 5, 8});
+  auto fg = torch::tensor({{1, 0, 1, 0, 0}, {0, 0, 0, 1, 1}}).to(torch::kFloat);
+  AttentionMask mask;
+  mask.key_padding = torch::tensor({{1, 1, 1, 1, 0}, {1, 1, 1, 1, 1}}).to(torch::kBool);
+  auto z = triple_attention(*layer->self_attn, *teacher, x, pos, fg, mask);
+  auto& qkv = *layer->named_modules()["self_attn.attention"]->as<QkvProjectionsImpl>();
+  for (int64_t b = 0; b < 2; ++b) {
+    // Xᵗ row by row: foreground rows through ReLU(W_s x + b_s), others unchanged.
+    auto xt = x[b].clone();
+    for (int64_t i = 0; i < 5; ++i)
+      if (fg[b][i].item<float>() > 0) xt[i] = torch::relu(teacher->foreground_mlp(x[b][i]));
+    auto q = qkv.query(x[b] + pos[b]), k = qkv.key(x[b] + pos[b]), v = qkv.value(x[b]);
+    auto qt = teacher->query(xt + pos[b]), kt = teacher->key(xt + pos[b]), vt = teacher->value(xt);
+    for (int64_t h = 0; h < 2; ++h) {
+      auto head = [&](const torch::Tensor& t) { return t.narrow(1, h * 4, 4); };
+      auto weights = [&](const torch::Tensor& qq, const torch::Tensor& kk) {
+        auto logits = torch::matmul(head(qq), head(kk).t()) / 2.0;  // √4
+        if (b == 0) logits.select(1, 4).fill_(-1e9);                 // padded key
+        return logits.softmax(-1);
+      };
+      auto a = weights(q, k), at = weights(qt, kt);
+      EXPECT_TRUE(torch::allclose(z.student[b][h], torch::matmul(a, head(v)), 1e-5, 1e-6));
+      EXPECT_TRUE(torch::allclose(z.teacher_weights[b][h], torch::matmul(at, head(v)), 1e-5, 1e-6));
+      EXPECT_TRUE(torch::allclose(z.teacher_values[b][h], torch::matmul(a, head(vt)), 1e-5, 1e-6));
+    }
+  }
+  // The student branch is exactly what the plain layer computes.
+  AttentionInputs in;
+  in.query = x;
+  in.query_pos = pos;
+  in.key_pos = pos;
+  auto plain = layer->self_attn->forward(in, mask, nullptr, 0);
+  EXPECT_TRUE(torch::allclose(layer->self_attn->project_output(z.student), plain, 1e-5, 1e-6));
+}
+
+Batch tiny_batch() {
+  Batch b;
+  b.input.pixel_values = torch::randn({2, 1, 32, 32});
+  b.input.pixel_mask = torch::ones({2, 32, 32}, torch::kBool);
+  b.input.pixel_mask[1].narrow(1, 24, 8).fill_(false);
+  b.input.foreground_mask = torch::zeros({2, 32, 32});
+  b.input.foreground_mask[0].narrow(0, 4, 12).narrow(1, 8, 12).fill_(1);
+  b.input.foreground_mask[1].narrow(0, 16, 10).narrow(1, 2, 10).fill_(1);
+  b.targets = {{{"boxes", torch::tensor({{0.4375, 0.3125, 0.375, 0.375}})},
+                {"class_labels", torch::tensor({int64_t{2}})}},
+               {{"boxes", torch::tensor({{0.21875, 0.65625, 0.3125, 0.3125}})},
+                {"class_labels", torch::tensor({int64_t{0}})}}};
+  return b;
+}
+
+TEST(DetrModel, OutputsAndTheForegroundTokens) {
+  torch::manual_seed(4);
+  auto model = create_model(tiny_detr(true));
+  EXPECT_EQ(model->task_kind(), TaskKind::kDetection);
+  auto batch = tiny_batch();
+  model->train();
+  auto out = model->forward(batch.input);
+  EXPECT_EQ(out.logits.sizes(), (std::vector<int64_t>{2, 5, 4}));
+  EXPECT_EQ(out.at("pred_boxes").sizes(), (std::vector<int64_t>{2, 5, 4}));
+  for (const char* name : {"aux.0.logits", "teacher1.logits", "teacher2.pred_boxes"})
+    EXPECT_TRUE(out.has(name)) << name;
+  EXPECT_FALSE(out.has("aux.1.logits"));
+  // The loss reaches every teacher-only parameter.
+  auto loss = detection_loss(out, batch.targets, DetectionLossOptions{});
+  EXPECT_TRUE(loss.parts.count("teacher1") && loss.parts.count("teacher2") && loss.parts.count("aux.0"));
+  loss.total.backward();
+  for (const auto& [name, p] : model->state())
+    if (name.find(".ks.") != std::string::npos) {
+      ASSERT_TRUE(p.grad().defined()) << name;
+      EXPECT_GT(p.grad().abs().sum().item<double>(), 0) << name;
+    }
+  // Foreground tokens (8 × 8 map of a 32 px input, stride 4): bilinear with align_corners.
+  auto& detr = dynamic_cast<DetrModelImpl&>(*model);
+  auto e = detr.embed(batch.input);
+  auto tokens = DetrModelImpl::foreground_tokens(batch.input.foreground_mask, e);
+  auto expect = torch::nn::functional::interpolate(
+                    batch.input.foreground_mask.unsqueeze(1),
+                    torch::nn::functional::InterpolateFuncOptions()
+                        .size(std::vector<int64_t>{8, 8})
+                        .mode(torch::kBilinear)
+                        .align_corners(true))
+                    .flatten(1)
+                    .gt(0);
+  expect[1].view({8, 8}).narrow(1, 6, 2).fill_(false);  // padded columns are never foreground
+  EXPECT_TRUE(torch::equal(tokens.to(torch::kBool), expect));
+}
+
+TEST(DetrModel, KsInferenceModelIsTheBaseline) {
+  torch::manual_seed(5);
+  auto ks = create_model(tiny_detr(true));
+  auto baseline = create_model(tiny_detr(false));
+  auto plain = ks->inference_model();
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(baseline->inference_model(), nullptr);
+  std::map<std::string, std::vector<int64_t>> want, got;
+  for (const auto& [n, t] : baseline->state()) want[n] = t.sizes().vec();
+  for (const auto& [n, t] : plain->state()) got[n] = t.sizes().vec();
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(plain->config_json(), baseline->config_json());
+  EXPECT_GT(ks->state().size(), baseline->state().size());
+  // In evaluation the KS model runs only the student: no teacher outputs, the same numbers as its
+  // inference model, with or without annotations.
+  auto batch = tiny_batch();
+  ks->eval();
+  plain->eval();
+  torch::NoGradGuard no_grad;
+  auto a = ks->forward(batch.input);
+  auto without = batch.input;
+  without.foreground_mask = torch::Tensor();
+  auto b = plain->forward(without);
+  EXPECT_FALSE(a.has("teacher1.logits"));
+  EXPECT_FALSE(a.has("aux.0.logits"));
+  EXPECT_TRUE(torch::equal(a.logits, b.logits));
+  EXPECT_TRUE(torch::equal(a.at("pred_boxes"), b.at("pred_boxes")));
+}
+
+TEST(DetrModel, TrainingLowersTheLossWithABackboneGroup) {
+  torch::manual_seed(6);
+  auto j = tiny_detr(true);
+  j["query_anchors"] = true;
+  auto model = create_model(j);
+  AdamWConfig c;
+  c.lr = 3e-3;
+  c.weight_decay = 0;
+  c.lr_factors = {{"backbone.", 0.1}};
+  NamedAdamW opt(model->state(), c);
+  opt.set_lr(2e-3);
+  int with_factor = 0;
+  for (auto& g : opt.optimizer().param_groups()) {
+    const double lr = static_cast<torch::optim::AdamWOptions&>(g.options()).lr();
+    EXPECT_TRUE(std::abs(lr - 2e-3) < 1e-12 || std::abs(lr - 2e-4) < 1e-12) << lr;
+    with_factor += std::abs(lr - 2e-4) < 1e-12;
+  }
+  EXPECT_EQ(with_factor, 2);  // the backbone's decayed and undecayed groups
+  auto batch = tiny_batch();
+  model->train();
+  double first = 0, last = 0;
+  for (int step = 0; step < 40; ++step) {
+    opt.zero_grad();
+    auto l = detection_loss(model->forward(batch.input), batch.targets, DetectionLossOptions{});
+    l.total.backward();
+    opt.step();
+    (step == 0 ? first : last) = l.total.item<double>();
+  }
+  EXPECT_LT(last, 0.6 * first);
+}
+
+TEST(DetrModel, ConfigErrorsNameTheKey) {
+  auto j = tiny_detr();
+  j["d_model"] = 15;
+  EXPECT_NE(test::error_of([&] { create_model(j); }).find("d_model"), std::string::npos);
+  j = tiny_detr();
+  j["num_channels"] = 2;
+  EXPECT_NE(test::error_of([&] { create_model(j); }).find("num_channels"), std::string::npos);
+  auto model = create_model(tiny_detr());
+  ModelInput bad;
+  bad.pixel_values = torch::zeros({1, 3, 32, 32});
+  EXPECT_NE(test::error_of([&] { model->forward(bad); }).find("pixel_values must be [B, 1, H, W]"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace attnd
