@@ -12,6 +12,7 @@
 #include "attnd/train/detection_loss.h"
 #include "attnd/train/detection_task.h"
 #include "attnd/train/optimizer.h"
+#include "attnd/train/trainer.h"
 #include "test_utils.h"
 
 namespace attnd {
@@ -301,6 +302,79 @@ TEST(DetrModel, ConfigErrorsNameTheKey) {
   bad.pixel_values = torch::zeros({1, 3, 32, 32});
   EXPECT_NE(test::error_of([&] { model->forward(bad); }).find("pixel_values must be [B, 1, H, W]"),
             std::string::npos);
+}
+
+// Bright squares on dark 32 px canvases, two categories (ids 4 and 9), for training end to end.
+DetectionDataset squares(int64_t n, uint64_t seed, bool augment) {
+  torch::manual_seed(seed);
+  CocoDataset coco;
+  coco.categories = {{4, "small", ""}, {9, "large", ""}};
+  std::vector<torch::Tensor> images;
+  for (int64_t i = 0; i < n; ++i) {
+    coco.images.push_back({i + 1, std::to_string(i + 1) + ".png", 32, 28});
+    auto img = torch::zeros({1, 28, 32}, torch::kUInt8);
+    const int64_t side = i % 2 == 0 ? 6 : 12, x = (i * 5) % 18, y = (i * 3) % 14;
+    img[0].narrow(0, y, side).narrow(1, x, side).fill_(220);
+    CocoAnnotation a;
+    a.id = i + 1;
+    a.image_id = i + 1;
+    a.category_id = i % 2 == 0 ? 4 : 9;
+    a.bbox = {double(x), double(y), double(side), double(side)};
+    a.area = double(side * side);
+    coco.annotations.push_back(a);
+    images.push_back(img);
+  }
+  DetectionDataOptions o;
+  o.image_size = 32;
+  if (augment) {
+    o.augment.horizontal_flip = true;
+    o.augment.scale_min = 0.8;
+  }
+  return DetectionDataset(coco, images, o);
+}
+
+TEST(DetectionTraining, ResumedKsRunEqualsTheUninterruptedOneAndReportsCocoAp) {
+  test::TempDir tmp;
+  auto train = squares(16, 1, true), val = squares(6, 2, false);
+  auto config = tiny_detr(true);
+  config["num_labels"] = 2;
+  auto options = [&](const std::string& dir) {
+    TrainerOptions o;
+    o.steps = 4;
+    o.batch_size = 4;
+    o.eval_every = 2;
+    o.save_every = 1;
+    o.warmup_steps = 1;
+    o.adamw.lr = 1e-3;
+    o.adamw.lr_factors = {{"backbone.", 0.1}};
+    o.seed = 3;
+    o.run_dir = dir;
+    o.progress = Progress::Style::kQuiet;
+    return o;
+  };
+  torch::manual_seed(7);
+  auto model_a = create_model(config);
+  DetectionTask task_a(model_a, &val, 4, torch::kCPU);
+  auto a = Trainer(options(tmp / "a"), task_a, train).fit();
+  ASSERT_TRUE(a.best_metrics.count("AP"));
+  EXPECT_GE(a.best_metrics.at("AP"), 0.0);
+  EXPECT_LE(a.best_metrics.at("AP"), 1.0);
+  EXPECT_EQ(a.best_metrics.size(), 12u);
+
+  torch::manual_seed(7);
+  auto model_b = create_model(config);
+  DetectionTask task_b(model_b, &val, 4, torch::kCPU);
+  auto first = options(tmp / "b");
+  first.stop_after = 3;
+  Trainer(first, task_b, train).fit();
+  torch::manual_seed(99);
+  auto model_c = create_model(config);
+  DetectionTask task_c(model_c, &val, 4, torch::kCPU);
+  auto c = Trainer(options(tmp / "b"), task_c, train).fit(tmp / "b");
+  EXPECT_EQ(c.steps_done, 4);
+  auto sa = model_a->state(), sc = model_c->state();
+  for (const auto& [name, t] : sa) EXPECT_TRUE(torch::equal(t, sc.at(name))) << name;
+  EXPECT_EQ(a.final_metrics, c.final_metrics);
 }
 
 }  // namespace
