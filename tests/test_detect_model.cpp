@@ -333,6 +333,51 @@ DetectionDataset squares(int64_t n, uint64_t seed, bool augment) {
   return DetectionDataset(coco, images, o);
 }
 
+// Outputs that say exactly the ground truth score AP 1 once mapped back to file pixels — also for
+// an image larger than the canvas (scaled down to fit) — so the post-processing is right.
+TEST(DetectionOutput, PerfectPredictionsScoreApOne) {
+  auto data = squares(4, 3, false);
+  auto coco = data.coco();
+  coco.images[1].width = 64;  // twice the canvas: fitted at scale 0.5
+  coco.images[1].height = 56;
+  std::vector<torch::Tensor> images;
+  for (int64_t i = 0; i < 4; ++i) images.push_back(data.sample(i).image);
+  images[1] = torch::zeros({1, 56, 64}, torch::kUInt8);
+  coco.annotations[1].bbox = {30, 20, 24, 16};
+  coco.annotations[1].area = 24 * 16;
+  DetectionDataOptions o;
+  o.image_size = 32;
+  DetectionDataset big(coco, images, o);
+  for (bool focal : {false, true}) {
+    auto batch = big.get({0, 1, 2, 3}, 0);
+    const int64_t q = 5, classes = 2;
+    auto logits = torch::full({4, q, classes + 1}, -10.0);
+    logits.select(2, classes).fill_(10.0);  // every query: no object...
+    auto boxes = torch::full({4, q, 4}, 0.5);
+    for (int64_t i = 0; i < 4; ++i) {
+      // ...except query 2, which states the one target exactly.
+      const auto& t = batch.targets[static_cast<size_t>(i)];
+      boxes[i][2] = t.at("boxes")[0];
+      logits[i][2].fill_(-10.0);
+      logits[i][2][t.at("class_labels")[0].item<int64_t>()] = 10.0;
+    }
+    ModelOutput out{logits, {{"pred_boxes", boxes}}};
+    DetectionOutputOptions po;
+    po.focal = focal;
+    auto dets = detections_from_output(out, batch, big, po);
+    EXPECT_EQ(dets.size(), 4u * q * classes);
+    auto result = evaluate_coco(big.coco(), dets);
+    EXPECT_NEAR(coco_metrics(result).at("AP"), 1.0, 1e-9) << (focal ? "focal" : "softmax");
+    // The best detection of image 2 (64 × 56 file) is the file's own box.
+    for (const auto& d : dets)
+      if (d.image_id == 2 && d.score > 0.9) {
+        EXPECT_NEAR(d.bbox.x, 30, 1e-3);
+        EXPECT_NEAR(d.bbox.w, 24, 1e-3);
+        EXPECT_EQ(d.category_id, 9);
+      }
+  }
+}
+
 TEST(DetectionTraining, ResumedKsRunEqualsTheUninterruptedOneAndReportsCocoAp) {
   test::TempDir tmp;
   auto train = squares(16, 1, true), val = squares(6, 2, false);
