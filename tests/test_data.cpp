@@ -94,6 +94,8 @@ TEST(Idx, Rejections) {
   expect_error(idx_bytes(0x08, {2, 3}, iota_bytes(5)), "truncated");  // one pixel missing
   expect_error(idx_bytes(0x08, {2, 3}, iota_bytes(7)), "trailing");   // one byte too many
   expect_error(idx_bytes(0x08, {2, 3}, iota_bytes(6)), "expected 3", 3);
+  // 2^16 x 2^20 x 2^28 = 2^64 wraps a 64-bit product to 0: refused as too large, not read as empty.
+  expect_error(idx_bytes(0x08, {1u << 16, 1u << 20, 1u << 28}, {}), "more than 2^36 bytes");
   // A gzip stream cut short.
   write_gz(path, idx_bytes(0x08, {2000}, iota_bytes(2000)));
   const auto size = std::filesystem::file_size(path);

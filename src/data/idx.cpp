@@ -74,8 +74,11 @@ IdxArray read_idx(const std::string& path, int expected_ndims) {
     const uint8_t* b = &dim_bytes[4 * static_cast<size_t>(d)];
     const uint64_t size = (uint64_t{b[0]} << 24) | (uint64_t{b[1]} << 16) | (uint64_t{b[2]} << 8) | b[3];
     out.dims.push_back(static_cast<int64_t>(size));
+    // Checked before multiplying: 2^36 x 2^28 would wrap to 0 and pass, leaving dims that
+    // promise data the array does not hold.
+    ATTND_CHECK_INPUT(size == 0 || total <= kMaxBytes / size, "IDX file ", path,
+                      " declares more than 2^36 bytes");
     total *= size;
-    ATTND_CHECK_INPUT(total <= kMaxBytes, "IDX file ", path, " declares more than 2^36 bytes");
   }
 
   // Checked against the file's size before allocating: deflate expands at most 1032:1, so a

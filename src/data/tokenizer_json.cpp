@@ -41,11 +41,30 @@ nlohmann::json wordpiece_to_hf_json(const WordPieceTokenizer& t) {
             {"vocab", vocab}}}};
 }
 
+namespace {
+
+// object[key] when it is there and not null, checked to be of the type `ok` accepts; nlohmann's
+// value() would throw its own type_error, which names no file.
+const nlohmann::json* optional_key(const nlohmann::json& object, const char* key,
+                                   bool (nlohmann::json::*ok)() const noexcept,
+                                   const char* expected, const std::string& where,
+                                   const char* path) {
+  const auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return nullptr;
+  ATTND_CHECK_INPUT(((*it).*ok)(), where, ": ", path, " must be ", expected, ", got ",
+                    it->type_name());
+  return &*it;
+}
+
+}  // namespace
+
 WordPieceTokenizer wordpiece_from_hf_json(const nlohmann::json& j, const std::string& where) {
   ATTND_CHECK_INPUT(j.is_object() && j.contains("model") && j["model"].is_object(), where,
                     ": not a tokenizer.json (expected an object with a \"model\")");
   const auto& model = j["model"];
-  const auto type = model.value("type", std::string());
+  const auto* type_json =
+      optional_key(model, "type", &nlohmann::json::is_string, "a string", where, "model.type");
+  const auto type = type_json ? type_json->get<std::string>() : std::string();
   ATTND_CHECK_INPUT(type == "WordPiece", where, ": model.type is '", type,
                     "'; attnd reads WordPiece tokenizers only");
   ATTND_CHECK_INPUT(model.contains("vocab") && model["vocab"].is_object(), where,
@@ -66,13 +85,23 @@ WordPieceTokenizer wordpiece_from_hf_json(const nlohmann::json& j, const std::st
   WordPieceOptions options;
   if (j.contains("normalizer") && j["normalizer"].is_object()) {
     const auto& n = j["normalizer"];
-    options.lowercase = n.value("lowercase", true);
+    const auto* lowercase = optional_key(n, "lowercase", &nlohmann::json::is_boolean,
+                                         "a boolean", where, "normalizer.lowercase");
+    options.lowercase = lowercase ? lowercase->get<bool>() : true;
     // HF: strip_accents null means "follow lowercase".
     options.strip_accents = n.contains("strip_accents") && n["strip_accents"].is_boolean()
                                 ? n["strip_accents"].get<bool>()
                                 : options.lowercase;
   }
-  options.max_chars_per_word = model.value("max_input_chars_per_word", int64_t{100});
+  if (const auto* max_chars =
+          optional_key(model, "max_input_chars_per_word", &nlohmann::json::is_number_integer,
+                       "an integer", where, "model.max_input_chars_per_word")) {
+    ATTND_CHECK_INPUT(max_chars->is_number_unsigned() && max_chars->get<uint64_t>() >= 1 &&
+                          max_chars->get<uint64_t>() <= (uint64_t{1} << 31),
+                      where, ": model.max_input_chars_per_word must be an integer in [1, 2^31], "
+                      "got ", max_chars->dump());
+    options.max_chars_per_word = max_chars->get<int64_t>();
+  }
   return WordPieceTokenizer(std::move(vocab), options);
 }
 

@@ -57,8 +57,10 @@ BertConfig BertConfig::from_json(const nlohmann::json& json) {
                     c.num_attention_heads, ")");
   const double h = static_cast<double>(c.hidden_size);
   check_parameter_budget("bert config",
-                         h * static_cast<double>(c.vocab_size + c.max_position_embeddings +
-                                                 c.type_vocab_size) +
+                         // Summed in double: int64 sizes near 2^63 would overflow.
+                         h * (static_cast<double>(c.vocab_size) +
+                              static_cast<double>(c.max_position_embeddings) +
+                              static_cast<double>(c.type_vocab_size)) +
                              static_cast<double>(c.num_hidden_layers) *
                                  (4 * h * h + 2 * h * static_cast<double>(c.intermediate_size)));
   // Labels are three HF keys kept consistent; "attnd" is kept verbatim.

@@ -188,6 +188,10 @@ nlohmann::json ConfigReader::attnd() const {
   return *v;
 }
 
+namespace {
+constexpr int64_t kMaxLabels = int64_t{1} << 20;  // ImageNet-21k has 21,843 classes
+}  // namespace
+
 LabelMap LabelMap::from_json(const ConfigReader& reader) {
   LabelMap labels;
   const auto& j = reader.json();
@@ -218,6 +222,9 @@ LabelMap LabelMap::from_json(const ConfigReader& reader) {
   if (num) {
     ATTND_CHECK_INPUT(*num >= 1, reader.where(), ": config key 'num_labels' must be at least 1, got ",
                       *num);
+    // A label name is made for each class: 10^9 classes would take minutes and gigabytes.
+    ATTND_CHECK_INPUT(*num <= kMaxLabels, reader.where(), ": config key 'num_labels' must be at "
+                      "most ", kMaxLabels, ", got ", *num);
     labels.num_labels = *num;
   } else if (!given.empty()) {
     labels.num_labels = static_cast<int64_t>(given.size());

@@ -86,7 +86,8 @@ Gpt2Config Gpt2Config::from_json(const nlohmann::json& json) {
   const double h = static_cast<double>(c.n_embd);
   const double inner = c.n_inner ? static_cast<double>(*c.n_inner) : 4 * h;
   check_parameter_budget("gpt2 config",
-                         h * static_cast<double>(c.vocab_size + c.n_positions) +
+                         // Summed in double: int64 sizes near 2^63 would overflow.
+                         h * (static_cast<double>(c.vocab_size) + static_cast<double>(c.n_positions)) +
                              static_cast<double>(c.n_layer) * (4 * h * h + 2 * h * inner));
   // Labels are three HF keys kept consistent; "attnd" is kept verbatim.
   c.labels = LabelMap::from_json(r);

@@ -23,6 +23,7 @@ namespace {
 // what it is (its traits, so that data and tasks can be matched to families without a model).
 struct Entry {
   std::function<Model(const nlohmann::json&)> create;
+  std::function<void(const nlohmann::json&)> check;  // the config read, no module built
   std::function<std::vector<std::string>()> keys;
   ModelTraits traits;
 };
@@ -30,7 +31,7 @@ struct Entry {
 template <typename ModelT, typename ConfigT>
 Entry entry() {
   return {[](const nlohmann::json& j) -> Model { return std::make_shared<ModelT>(ConfigT::from_json(j)); },
-          &ConfigT::keys, ModelT::kTraits};
+          [](const nlohmann::json& j) { ConfigT::from_json(j); }, &ConfigT::keys, ModelT::kTraits};
 }
 
 const std::map<std::string, Entry>& registry() {
@@ -57,9 +58,9 @@ const Entry& find_entry(const std::string& type) {
     throw_input_error("unknown model_type '", type, "' (known: ", join_types(registered_model_types()), ")");
   return it->second;
 }
-}  // namespace
 
-Model create_model(const nlohmann::json& config) {
+// The entry of config's model_type; InputError when it is missing or unknown.
+const Entry& entry_of(const nlohmann::json& config) {
   ATTND_CHECK_INPUT(config.is_object(), "a model config must be a JSON object, got ",
                     config.type_name());
   auto it = config.find("model_type");
@@ -67,14 +68,33 @@ Model create_model(const nlohmann::json& config) {
                     join_types(registered_model_types()), ")");
   ATTND_CHECK_INPUT(it->is_string(), "config key 'model_type' must be a string, got ",
                     it->type_name());
-  // A copy-mode attention-transfer student brings its teacher along.
+  return find_entry(it->get<std::string>());
+}
+
+bool is_attention_copy(const nlohmann::json& config) {
   auto attnd = config.find("attnd");
-  if (attnd != config.end() && attnd->is_object() && attnd->contains("attention_copy"))
-    return create_attention_copy_model(config);
-  auto model = find_entry(it->get<std::string>()).create(config);
+  return attnd != config.end() && attnd->is_object() && attnd->contains("attention_copy");
+}
+
+}  // namespace
+
+Model create_model(const nlohmann::json& config) {
+  const Entry& entry = entry_of(config);
+  // A copy-mode attention-transfer student brings its teacher along.
+  if (is_attention_copy(config)) return create_attention_copy_model(config);
+  auto model = entry.create(config);
   apply_mixers(*model, config);
   apply_lora(*model, config);  // "attnd.lora" (lora.h)
   return model;
+}
+
+void check_model_config(const nlohmann::json& config) {
+  const Entry& entry = entry_of(config);
+  if (!is_attention_copy(config)) return entry.check(config);
+  AttentionCopySpec::from_json(config.at("attnd").at("attention_copy"));
+  auto student = config;
+  student["attnd"].erase("attention_copy");
+  entry.check(student);
 }
 
 void apply_mixers(ModelImpl& model, const nlohmann::json& config) {

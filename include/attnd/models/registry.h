@@ -17,6 +17,11 @@ std::vector<std::string> model_config_keys(const std::string& model_type);
 // The traits of a registered model type (what its models' traits() return), without building one.
 ModelTraits model_traits(const std::string& model_type);
 
+// The reading half of create_model: model_type and the family's config keys (and an attention-copy
+// spec) checked as create_model checks them, without building a module or loading a teacher.
+// The fuzz target of config.json drives it.
+void check_model_config(const nlohmann::json& config);
+
 // Sets the mixers a config names under "attnd.mixers" ({"<layer>": mixer spec}); create_model
 // calls it, so a linearized checkpoint comes back linearized. InputError for a bad layer or spec.
 void apply_mixers(ModelImpl& model, const nlohmann::json& config);
