@@ -17,7 +17,9 @@
 #include "attnd/data/text_dataset.h"
 #include "attnd/data/tokenizer_json.h"
 #include "attnd/io/json_file.h"
+#include "attnd/data/backdoor.h"
 #include "attnd/methods/attack.h"
+#include "attnd/methods/onion.h"
 #include "attnd/methods/purify.h"
 #include "attnd/methods/recipe.h"
 #include "attnd/methods/recipe_data.h"
@@ -320,6 +322,119 @@ TEST_F(PurifyTest, BadInputIsRefusedBeforeAnythingIsWritten) {
     for (int i = 0; i < 195; ++i) vocab << "t" << i << "\n";
   }
   EXPECT_TRUE(contains(refuse("r9", {"data.vocab=" + (*dir_ / "big-vocab.txt")}), "vocab_size"));
+}
+
+
+// ---- ONION (methods/onion.h) -------------------------------------------------------------------
+
+WordPieceTokenizer onion_tokenizer() {
+  return WordPieceTokenizer({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on",
+                             "mat", "a", "dog", "cf", "##s"});
+}
+
+Model tiny_lm(int64_t vocab) {
+  torch::manual_seed(3);
+  return create_model({{"model_type", "gpt2"}, {"vocab_size", vocab}, {"n_positions", 16},
+                       {"n_embd", 8}, {"n_layer", 1}, {"n_head", 2}});
+}
+
+// The oracle: one text alone, no padding, the NLL summed position by position in double.
+double perplexity_by_hand(ModelImpl& lm, const WordPieceTokenizer& tok, const std::string& text) {
+  std::vector<int64_t> ids = {tok.sep_id()};
+  for (const auto& piece : tok.tokenize(text)) ids.push_back(tok.token_to_id(piece));
+  if (ids.size() < 2) return 1.0;
+  torch::NoGradGuard no_grad;
+  lm.eval();
+  ModelInput in;
+  in.input_ids = torch::tensor(ids, torch::kLong).unsqueeze(0);
+  auto logits = lm.forward(in).logits[0].to(torch::kDouble);
+  double nll = 0;
+  for (size_t t = 0; t + 1 < ids.size(); ++t) {
+    auto row = logits[static_cast<int64_t>(t)];
+    const double log_z = std::log(row.exp().sum().item<double>());
+    nll += log_z - row[ids[t + 1]].item<double>();
+  }
+  return std::exp(nll / static_cast<double>(ids.size() - 1));
+}
+
+TEST(Onion, PerplexitiesOfAPaddedBatchEqualAHandLoopOverEachText) {
+  const auto tok = onion_tokenizer();
+  auto lm = tiny_lm(tok.vocab_size());
+  const std::vector<std::string> texts = {"the cat sat on the mat", "a dog", "", "cats cf the dog sat"};
+  OnionOptions o;
+  o.batch_size = 3;  // two batches, the first padded to its longest text
+  const auto ppl = perplexities(*lm, tok, texts, o, torch::kCPU);
+  ASSERT_EQ(ppl.size(), texts.size());
+  for (size_t i = 0; i < texts.size(); ++i)
+    EXPECT_NEAR(ppl[i], perplexity_by_hand(*lm, tok, texts[i]), 1e-4 * ppl[i]) << texts[i];
+  EXPECT_EQ(ppl[2], 1.0);
+}
+
+TEST(Onion, SuspicionIsThePerplexityDropWithoutEachWordAndTheThresholdDecides) {
+  const auto tok = onion_tokenizer();
+  auto lm = tiny_lm(tok.vocab_size());
+  const std::string text = "the cat cf sat on the mat";
+  OnionOptions o;
+  o.max_words = 5;  // the last two words are not scored
+  const auto s = onion_suspicion(*lm, tok, text, o, torch::kCPU);
+  ASSERT_EQ(s.size(), 5u);
+  const std::vector<std::string> without = {"cat cf sat on the mat", "the cf sat on the mat",
+                                            "the cat sat on the mat", "the cat cf on the mat",
+                                            "the cat cf sat the mat"};
+  const double full = perplexity_by_hand(*lm, tok, text);
+  for (size_t i = 0; i < s.size(); ++i)
+    EXPECT_NEAR(s[i], full - perplexity_by_hand(*lm, tok, without[i]), 1e-4 * full) << i;
+  // The threshold between the largest suspicion and the rest removes exactly that word.
+  const auto top = static_cast<size_t>(std::max_element(s.begin(), s.end()) - s.begin());
+  auto sorted = s;
+  std::sort(sorted.begin(), sorted.end());
+  o.threshold = 0.5 * (sorted[3] + sorted[4]);
+  const auto filtered = onion_filter(*lm, tok, {{text, 1}}, o, torch::kCPU);
+  EXPECT_EQ(filtered[0].text, without[top]);
+  EXPECT_EQ(filtered[0].label, 1);
+  o.threshold = -1e30;  // every scored word goes; the unscored tail stays
+  EXPECT_EQ(onion_filter(*lm, tok, {{text, 0}}, o, torch::kCPU)[0].text, "the mat");
+  o.threshold = 1e30;
+  EXPECT_EQ(onion_filter(*lm, tok, {{text, 0}}, o, torch::kCPU)[0].text, text);
+}
+
+TEST_F(PurifyTest, OnionFiltersTheTestInputsAndLeavesTheModelAsItIs) {
+  const auto out = *dir_ / "purify-onion";
+  auto c = config_of(purify_schema(),
+                     {"run.out=" + out, "run.progress=quiet", "run.threads=1",
+                      "purify.from=" + victim_->victim_dir, "purify.method=onion",
+                      "purify.clean_fraction=0.5", "purify.teacher_steps=4", "train.steps=4",
+                      "train.batch_size=8", "train.warmup_steps=1", "train.eval_batch_size=64",
+                      "purify.onion_lm_hidden=8", "purify.onion_lm_layers=1", "purify.onion_lm_heads=2"});
+  auto r = run_purify_recipe(c);
+  EXPECT_FALSE(fs::exists(out + "/model"));  // nothing about the classifier changed
+  auto lm = load_model(out + "/stage1/best");
+  EXPECT_TRUE(lm->is_causal());
+  const auto data = load_recipe_data(checkpoint_data_config(victim_->victim_dir, {}));
+  const auto test = read_jsonl_examples(out + "/onion_test.jsonl", {"neg", "pos"});
+  const auto triggered = read_jsonl_examples(out + "/onion_triggered.jsonl", {"neg", "pos"});
+  ASSERT_EQ(static_cast<int64_t>(test.size()), data.test->size());
+  ASSERT_EQ(static_cast<int64_t>(triggered.size()), data.triggered->size());
+  // Each filtered text is its original with some words left out, in order.
+  const auto originals = triggered_examples(data.test_examples, triggered_spec(*data.attack));
+  for (size_t i = 0; i < triggered.size(); ++i) {
+    const auto kept = words_of(triggered[i].text), all = words_of(originals[i].text);
+    size_t j = 0;
+    for (const auto& w : kept) {
+      while (j < all.size() && all[j] != w) ++j;
+      ASSERT_LT(j, all.size()) << triggered[i].text << " | " << originals[i].text;
+      ++j;
+    }
+    EXPECT_EQ(triggered[i].label, originals[i].label);
+  }
+  // CACC and ASR are the unchanged victim's on the filtered sets: our own argmax count.
+  auto victim = load_model(victim_->victim_dir);
+  auto as_set = [&](const std::vector<TextExample>& e) {
+    return TextClassificationDataset(e, *data.tokenizer, 16, TextPadding::kLongest, 2);
+  };
+  ASSERT_TRUE(r.purified.asr.has_value());
+  EXPECT_NEAR(*r.purified.asr, share_predicted(*victim, as_set(triggered), 1), 1e-9);
+  EXPECT_EQ(read_json_file(out + "/result.json")["method"], "onion");
 }
 
 }  // namespace

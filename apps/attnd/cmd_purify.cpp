@@ -30,8 +30,8 @@ void add_purify_command(CLI::App& app) {
                                       "stages.json", "stage1", "stage2", "model", "result.json",
                                       "report.md"});
   add_key_flag(*cmd, *options, "--from", "purify.from", "the backdoored classifier (checkpoint directory)");
-  add_key_flag(*cmd, *options, "--method", "purify.method", "mbtsad | nad | finetune | retrain")
-      ->check(CLI::IsMember({"mbtsad", "nad", "finetune", "retrain"}));
+  add_key_flag(*cmd, *options, "--method", "purify.method", "mbtsad | nad | finetune | retrain | onion")
+      ->check(CLI::IsMember({"mbtsad", "nad", "finetune", "retrain", "onion"}));
   add_key_flag(*cmd, *options, "--clean", "purify.clean_file", "the clean labelled set (.jsonl, .tsv, .csv)");
   add_key_flag(*cmd, *options, "--clean-fraction", "purify.clean_fraction",
                "without --clean: share of the model's clean training split, in (0, 1]");
@@ -56,8 +56,12 @@ void add_purify_command(CLI::App& app) {
               << std::fixed << std::setprecision(1) << r.seconds << " s):\n";
     print_line("backdoored", r.backdoored);
     if (r.teacher && r.method != "retrain") print_line("teacher", *r.teacher);
-    print_line("purified", r.purified);
-    std::cout << "  run directory: " << r.run_dir << " (model/, report.md, result.json)\n";
+    const bool filtered = r.method == "onion";  // a test-time defence: the model is unchanged
+    print_line(filtered ? "ONION-filtered" : "purified", r.purified);
+    std::cout << "  run directory: " << r.run_dir
+              << (filtered ? " (onion_test.jsonl, onion_triggered.jsonl, stage1/best = the LM, "
+                             "report.md, result.json)\n"
+                           : " (model/, report.md, result.json)\n");
   });
 }
 

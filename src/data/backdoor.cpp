@@ -31,19 +31,6 @@ int64_t uniform_index(std::mt19937_64& rng, int64_t n) {
 
 double uniform_unit(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
 
-std::vector<std::string> words_of(const std::string& text) {
-  std::vector<std::string> words;
-  std::istringstream in(text);
-  for (std::string w; in >> w;) words.push_back(w);
-  return words;
-}
-
-std::string join_words(const std::vector<std::string>& words) {
-  std::string out;
-  for (const auto& w : words) out += (out.empty() ? "" : " ") + w;
-  return out;
-}
-
 std::vector<std::string> code_points(const std::string& word) {
   std::vector<std::string> out;
   for (size_t pos = 0; pos < word.size();) {
@@ -59,6 +46,19 @@ void check_target(const PoisonSpec& spec) {
 }
 
 }  // namespace
+
+std::vector<std::string> words_of(const std::string& text) {
+  std::vector<std::string> words;
+  std::istringstream in(text);
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
+
+std::string join_words(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& w : words) out += (out.empty() ? "" : " ") + w;
+  return out;
+}
 
 std::string insert_trigger(const std::string& text, const TriggerSpec& trigger, std::mt19937_64& rng) {
   auto words = words_of(text);

@@ -17,6 +17,7 @@
 #include "attnd/distill/distiller.h"
 #include "attnd/io/atomic_file.h"
 #include "attnd/io/json_file.h"
+#include "attnd/methods/onion.h"
 #include "attnd/methods/recipe.h"
 #include "attnd/methods/recipe_data.h"
 #include "attnd/methods/stage.h"
@@ -32,11 +33,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-enum class PurifyMethod { kMbtsad, kNad, kFinetune, kRetrain };
+enum class PurifyMethod { kMbtsad, kNad, kFinetune, kRetrain, kOnion };
 constexpr EnumName<PurifyMethod> kPurifyMethods[] = {{PurifyMethod::kMbtsad, "mbtsad"},
                                                      {PurifyMethod::kNad, "nad"},
                                                      {PurifyMethod::kFinetune, "finetune"},
-                                                     {PurifyMethod::kRetrain, "retrain"}};
+                                                     {PurifyMethod::kRetrain, "retrain"},
+                                                     {PurifyMethod::kOnion, "onion"}};
 
 // purify.attention: which attention the student is pulled towards the teacher's by.
 constexpr EnumName<std::optional<DistillLoss>> kPurifyAttention[] = {
@@ -44,8 +46,8 @@ constexpr EnumName<std::optional<DistillLoss>> kPurifyAttention[] = {
     {DistillLoss::kHiddenAttention, "nad"},
     {std::nullopt, "none"}};
 
-bool has_teacher_stage(PurifyMethod m) { return m != PurifyMethod::kFinetune; }
-bool has_student_stage(PurifyMethod m) { return m != PurifyMethod::kRetrain; }
+bool has_teacher_stage(PurifyMethod m) { return m != PurifyMethod::kFinetune && m != PurifyMethod::kOnion; }
+bool has_student_stage(PurifyMethod m) { return m != PurifyMethod::kRetrain && m != PurifyMethod::kOnion; }
 
 // The backdoored model's run data, with the data.* keys this recipe changed from their defaults.
 Config purify_data_config(const Config& c, const std::string& from, std::string* source) {
@@ -208,8 +210,74 @@ void write_representation_picture(const std::string& path, ModelImpl& backdoored
   write_png(path, side_by_side(panels));
 }
 
+// ONION's stage 1: a GPT-2 language model trained on the clean set's text (the defender's only
+// data), purify.teacher_steps + train.steps steps — the budget the other methods spend on training.
+Model train_onion_lm(const Config& c, const PurifyData& d, int64_t max_length, int64_t eval_bs,
+                     const torch::Device& device, const StageResume& resume_at,
+                     const std::string& run_dir) {
+  if (resume_at.stage > 1) return load_model((fs::path(stage_dir(run_dir, 1)) / "best").string(), device);
+  std::vector<std::string> texts;
+  for (const auto& e : d.clean) texts.push_back(e.text);
+  const auto stream = token_stream(texts, *d.run.tokenizer);
+  ATTND_CHECK_INPUT(static_cast<int64_t>(stream.size()) >= max_length, "the clean set has ",
+                    stream.size(), " tokens, fewer than one ", max_length, "-token block for ONION's LM");
+  auto lm_data = std::make_shared<LanguageModelDataset>(stream, max_length);
+  const auto sep = d.run.tokenizer->sep_id();
+  const nlohmann::json config = {{"model_type", "gpt2"},
+                                 {"vocab_size", d.run.tokenizer->vocab_size()},
+                                 {"n_positions", max_length},
+                                 {"n_embd", c.get_int("purify.onion_lm_hidden")},
+                                 {"n_layer", c.get_int("purify.onion_lm_layers")},
+                                 {"n_head", c.get_int("purify.onion_lm_heads")},
+                                 {"bos_token_id", sep},
+                                 {"eos_token_id", sep}};
+  torch::manual_seed(mix_seed(static_cast<uint64_t>(c.get_int("run.seed")), 17));
+  auto lm = create_model(config);
+  lm->to(device);
+  RecipeData stage_data = d.run;
+  stage_data.train = lm_data;
+  write_stage_record(run_dir, {1, false});
+  SupervisedTask task(lm, lm_data.get(), eval_bs, device);
+  const auto steps = c.get_int("purify.teacher_steps") + c.get_int("train.steps");
+  auto options = purify_stage_options(c, stage_data, 1, steps, c.get_double("purify.onion_lm_lr"));
+  options.label = c.get_string("run.name") + " ONION LM";
+  auto stage = run_stage(options, task, stage_data, resume_at.stage == 1 ? resume_at.from : "");
+  ATTND_CHECK(stage.best != nullptr, "the ONION language-model stage produced no checkpoint");
+  write_stage_record(run_dir, {1, true});
+  return stage.best;
+}
+
 std::string report_row(const std::string& name, const BackdoorMetrics& m) {
   return "| " + name + " | " + percent(m.cacc) + " | " + (m.asr ? percent(*m.asr) : "—") + " |\n";
+}
+
+// result.json and report.md, the last files a run writes.
+PurifyResult finish_purify(const Config& c, PurifyResult result, const std::string& from,
+                           const std::string& source) {
+  const auto method = parse_enum(kPurifyMethods, c.get_string("purify.method"), "purify.method");
+  nlohmann::json out = {{"method", result.method},
+                        {"from", from},
+                        {"data_from", source},
+                        {"clean_examples", result.clean_examples},
+                        {"seconds", result.seconds},
+                        {"backdoored", to_json(result.backdoored)},
+                        {"purified", to_json(result.purified)}};
+  if (result.teacher) out["teacher"] = to_json(*result.teacher);
+  write_json_file((fs::path(result.run_dir) / "result.json").string(), out);
+
+  std::ostringstream report;
+  report << "# attnd purify: " << result.method << "\n\nfrom `" << from << "`, "
+         << result.clean_examples << " clean examples, " << std::fixed << std::setprecision(1)
+         << result.seconds << " s\n\n| model | CACC | ASR |\n|---|---|---|\n"
+         << report_row("backdoored", result.backdoored);
+  if (result.teacher && method != PurifyMethod::kRetrain) report << report_row("teacher", *result.teacher);
+  const auto name = method == PurifyMethod::kOnion ? "backdoored, ONION-filtered inputs" : "purified (" + result.method + ")";
+  report << report_row(name, result.purified);
+  if (method == PurifyMethod::kOnion)
+    report << "\nONION changes the inputs, not the model: the filtered test sets are onion_test.jsonl "
+              "and onion_triggered.jsonl, the language model is stage1/best.\n";
+  write_file_atomic((fs::path(result.run_dir) / "report.md").string(), report.str());
+  return result;
 }
 
 }  // namespace
@@ -237,7 +305,7 @@ nlohmann::json to_json(const BackdoorMetrics& m) {
 ConfigSchema purify_schema() {
   auto s = recipe_schema(false);
   s.add("purify.from", "", "the (possibly) backdoored classifier: an attnd checkpoint or HF directory")
-      .add("purify.method", "mbtsad", "mbtsad | nad | finetune | retrain (methods/purify.h)")
+      .add("purify.method", "mbtsad", "mbtsad | nad | finetune | retrain | onion (methods/purify.h)")
       .add("purify.clean_file", "", "the clean labelled set (.jsonl/.tsv/.csv); default: a share of "
            "the backdoored model's clean training split")
       .add("purify.clean_fraction", 0.2, "share of the clean training split used when no clean_file")
@@ -252,7 +320,14 @@ ConfigSchema purify_schema() {
            "of hidden states) | none")
       .add("purify.attention_weight", 100.0, "β_att: weight of the attention loss, summed over layers")
       .add("purify.hidden_weight", 1.0, "β_hid: weight of the hidden-state MSE, summed over layers (0: off)")
-      .add("purify.layer_map", "auto", "student:teacher layers distilled (auto: every layer to itself)");
+      .add("purify.layer_map", "auto", "student:teacher layers distilled (auto: every layer to itself)")
+      .add("purify.onion_threshold", 0.0, "onion: drop a word when ppl(text) - ppl(text without it) "
+           "exceeds this (methods/onion.h)")
+      .add("purify.onion_lm_lr", 1e-3, "onion: peak learning rate of its GPT-2 LM, trained from "
+           "scratch on the clean set for purify.teacher_steps + train.steps steps")
+      .add("purify.onion_lm_hidden", int64_t{64}, "onion: the LM's n_embd")
+      .add("purify.onion_lm_layers", int64_t{2}, "onion: the LM's n_layer")
+      .add("purify.onion_lm_heads", int64_t{4}, "onion: the LM's n_head");
   return s;
 }
 
@@ -291,6 +366,29 @@ PurifyResult run_purify_recipe(const Config& c, const std::string& resume) {
   const auto resume_at = resolve_stage_resume(resume, 2);
   const auto start = std::chrono::steady_clock::now();
   Model teacher, purified;
+  if (method == PurifyMethod::kOnion) {
+    // A test-time defence: the classifier stays as it is; its inputs lose their suspicious words.
+    auto lm = train_onion_lm(c, data, max_length, eval_bs, device, resume_at, result.run_dir);
+    OnionOptions onion;
+    onion.threshold = c.get_double("purify.onion_threshold");
+    onion.max_words = max_length;
+    onion.context = max_length;
+    onion.batch_size = eval_bs;
+    const auto test = onion_filter(*lm, *data.run.tokenizer, data.test_examples, onion, device);
+    const auto triggered = onion_filter(*lm, *data.run.tokenizer, data.triggered_examples, onion, device);
+    result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    write_file_atomic((fs::path(result.run_dir) / "onion_test.jsonl").string(),
+                      examples_to_jsonl(test, data.run.label_names));
+    const auto test_set = text_dataset(test, data.run, max_length);
+    std::shared_ptr<const Dataset> triggered_set;
+    if (data.triggered) {
+      write_file_atomic((fs::path(result.run_dir) / "onion_triggered.jsonl").string(),
+                        examples_to_jsonl(triggered, data.run.label_names));
+      triggered_set = text_dataset(triggered, data.run, max_length);
+    }
+    result.purified = backdoor_metrics(*backdoored, *test_set, triggered_set.get(), eval_bs, device);
+    return finish_purify(c, result, from, source);
+  }
   if (has_teacher_stage(method) && resume_at.stage <= 1) {
     // The teacher learns the labels from text the trigger→label shortcut does not fire on.
     const auto teacher_texts =
@@ -347,25 +445,7 @@ PurifyResult run_purify_recipe(const Config& c, const std::string& resume) {
                                  mix_seed(static_cast<uint64_t>(c.get_int("run.seed")), 13),
                                  max_length, device);
 
-  nlohmann::json out = {{"method", result.method},
-                        {"from", from},
-                        {"data_from", source},
-                        {"clean_examples", result.clean_examples},
-                        {"seconds", result.seconds},
-                        {"backdoored", to_json(result.backdoored)},
-                        {"purified", to_json(result.purified)}};
-  if (result.teacher) out["teacher"] = to_json(*result.teacher);
-  write_json_file((fs::path(result.run_dir) / "result.json").string(), out);
-
-  std::ostringstream report;
-  report << "# attnd purify: " << result.method << "\n\nfrom `" << from << "`, "
-         << result.clean_examples << " clean examples, " << std::fixed << std::setprecision(1)
-         << result.seconds << " s\n\n| model | CACC | ASR |\n|---|---|---|\n"
-         << report_row("backdoored", result.backdoored);
-  if (result.teacher && method != PurifyMethod::kRetrain) report << report_row("teacher", *result.teacher);
-  report << report_row("purified (" + result.method + ")", result.purified);
-  write_file_atomic((fs::path(result.run_dir) / "report.md").string(), report.str());
-  return result;
+  return finish_purify(c, result, from, source);
 }
 
 }  // namespace attnd

@@ -46,6 +46,10 @@ struct PoisonSpec {
   uint64_t seed = 0;
 };
 
+// The words of a text (runs of non-whitespace) and their join by single spaces.
+std::vector<std::string> words_of(const std::string& text);
+std::string join_words(const std::vector<std::string>& words);
+
 // `text` with the trigger inserted at random word positions (before the first word, between two,
 // or after the last; each position equally likely; with trigger.within = k > 0 only the positions
 // before word k + 1 are drawn).

@@ -8,6 +8,9 @@
 //   nad       the same distillation, the teacher fine-tuned on the clean set as it is (NAD)
 //   finetune  stage 2 alone: the backdoored model fine-tuned on the clean set
 //   retrain   stage 1 alone: the token-split teacher is the result
+//   onion     a test-time baseline (methods/onion.h): stage 1 trains a GPT-2 LM on the clean set's
+//             text for teacher_steps + steps steps; test inputs lose the words whose removal lowers
+//             its perplexity by more than purify.onion_threshold; the classifier is not changed
 // Every method starts from the backdoored weights; the step budget is purify.teacher_steps for
 // stage 1 and train.steps for stage 2. No checkpoint is chosen by a metric: each stage evaluates
 // once, at its end, on the clean set (the defender has no other data), and that is the result.
@@ -52,7 +55,8 @@ struct PurifyResult {
 };
 
 // Writes <run>/config.toml, stage1/ and stage2/ (trainer runs), model/ (the purified classifier,
-// with its tokenizer), result.json and report.md. resume: "" or the run directory / a stage
+// with its tokenizer; onion: onion_test.jsonl and onion_triggered.jsonl instead), result.json and
+// report.md. resume: "" or the run directory / a stage
 // checkpoint (methods/stage.h).
 PurifyResult run_purify_recipe(const Config& config, const std::string& resume = "");
 
