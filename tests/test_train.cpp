@@ -111,6 +111,16 @@ TEST(NamedAdamW, StateRoundTripContinuesIdentically) {
   auto bad = state;
   bad["w.exp_avg"] = torch::zeros({2, 2});
   EXPECT_THROW(b.load_state(bad, "test"), InputError);
+  // exp_avg_sq of one element would broadcast; a .step of two elements or a float is no count.
+  for (auto [key, value] : std::vector<std::pair<std::string, torch::Tensor>>{
+           {"w.exp_avg_sq", torch::zeros({1})},
+           {"w.step", torch::tensor({1, 2}, torch::kLong)},
+           {"w.step", torch::tensor(1.5)},
+           {"w.step", torch::tensor(-1, torch::kLong)}}) {
+    bad = state;
+    bad[key] = value;
+    EXPECT_THROW(b.load_state(bad, "test"), InputError) << key << " " << value;
+  }
 }
 
 TrainerOptions small_options(const std::string& dir) {

@@ -89,14 +89,21 @@ void NamedAdamW::load_state(const TensorMap& state, const std::string& source) {
     auto step = state.find(name + ".step");
     ATTND_CHECK_INPUT(sq != state.end() && step != state.end(), source,
                       ": optimizer state for '", name, "' is incomplete");
-    ATTND_CHECK_INPUT(avg->second.sizes() == params_[i].sizes(), source,
-                      ": optimizer state for '", name, "' has shape ", avg->second.sizes(),
-                      ", expected ", params_[i].sizes());
+    for (const auto* entry : {&*avg, &*sq})  // a smaller exp_avg_sq would broadcast silently
+      ATTND_CHECK_INPUT(entry->second.sizes() == params_[i].sizes(), source, ": optimizer state '",
+                        entry->first, "' has shape ", entry->second.sizes(), ", expected ",
+                        params_[i].sizes());
+    const auto& count = step->second;
+    ATTND_CHECK_INPUT(count.numel() == 1 && !count.is_floating_point() && !count.is_complex() &&
+                          count.item<int64_t>() >= 0,
+                      source, ": optimizer state '", step->first,
+                      "' must be one non-negative integer (the step count), got a ",
+                      count.scalar_type(), " tensor of shape ", count.sizes());
     auto s = std::make_unique<torch::optim::AdamWParamState>();
     auto opts = params_[i].options().requires_grad(false);
     s->exp_avg(avg->second.to(opts).clone());
     s->exp_avg_sq(sq->second.to(opts).clone());
-    s->step(step->second.item<int64_t>());
+    s->step(count.item<int64_t>());
     states[compat::optimizer_state_key(states, params_[i].unsafeGetTensorImpl())] = std::move(s);
   }
 }
