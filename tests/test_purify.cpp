@@ -322,6 +322,18 @@ TEST_F(PurifyTest, BadInputIsRefusedBeforeAnythingIsWritten) {
     for (int i = 0; i < 195; ++i) vocab << "t" << i << "\n";
   }
   EXPECT_TRUE(contains(refuse("r9", {"data.vocab=" + (*dir_ / "big-vocab.txt")}), "vocab_size"));
+  // A directory holding another run is refused; with run.overwrite a run refused for its input
+  // leaves that run's files as they were (the overwrite happens only once everything is valid).
+  fs::create_directories(*dir_ / "occupied");
+  std::ofstream(*dir_ / "occupied/result.json") << "{\"earlier\": true}\n";
+  auto occupied = base;
+  occupied.push_back("run.out=" + (*dir_ / "occupied"));
+  EXPECT_TRUE(contains(error_of([&] { run_purify_recipe(config_of(purify_schema(), occupied)); }),
+                       "is not empty"));
+  occupied.push_back("run.overwrite=true");
+  occupied.push_back("purify.clean_fraction=0");
+  EXPECT_TRUE(contains(error_of([&] { run_purify_recipe(config_of(purify_schema(), occupied)); }), "(0, 1]"));
+  EXPECT_EQ(read_json_file(*dir_ / "occupied/result.json")["earlier"], true);
 }
 
 

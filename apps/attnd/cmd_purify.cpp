@@ -25,10 +25,9 @@ void add_purify_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "purify", "remove a backdoor from a text classifier with a small clean set (MBTSAD)");
   add_recipe_options(*cmd, *options);
-  // run_purify_recipe writes these; a fresh purify refuses a directory holding another run.
-  add_overwrite_flag(*cmd, *options, {"config.toml", "clean.jsonl", "teacher_train.jsonl",
-                                      "stages.json", "stage1", "stage2", "model", "result.json",
-                                      "report.md"});
+  // A fresh purify refuses a directory holding another run; run_purify_recipe checks (and, with
+  // --overwrite, clears) it after validating its inputs, so a refused run deletes nothing.
+  add_overwrite_flag(*cmd, *options, {});
   add_key_flag(*cmd, *options, "--from", "purify.from", "the backdoored classifier (checkpoint directory)");
   add_key_flag(*cmd, *options, "--method", "purify.method", "mbtsad | nad | finetune | retrain | onion")
       ->check(CLI::IsMember({"mbtsad", "nad", "finetune", "retrain", "onion"}));

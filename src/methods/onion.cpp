@@ -89,6 +89,7 @@ std::vector<TextExample> onion_filter(ModelImpl& lm, const WordPieceTokenizer& t
                                       const OnionOptions& options, const torch::Device& device) {
   std::vector<TextExample> out;
   out.reserve(examples.size());
+  Progress progress(options.label, static_cast<int64_t>(examples.size()), 0, options.progress, 100);
   for (const auto& e : examples) {
     const auto words = words_of(e.text);
     const auto suspicion = onion_suspicion(lm, tokenizer, e.text, options, device);
@@ -96,7 +97,9 @@ std::vector<TextExample> onion_filter(ModelImpl& lm, const WordPieceTokenizer& t
     for (size_t i = 0; i < words.size(); ++i)
       if (i >= suspicion.size() || !(suspicion[i] > options.threshold)) kept.push_back(words[i]);
     out.push_back({join_words(kept), e.label});
+    progress.update(static_cast<int64_t>(out.size()));
   }
+  progress.finish();
   return out;
 }
 

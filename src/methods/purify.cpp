@@ -46,6 +46,11 @@ constexpr EnumName<std::optional<DistillLoss>> kPurifyAttention[] = {
     {DistillLoss::kHiddenAttention, "nad"},
     {std::nullopt, "none"}};
 
+// What a purify run writes: a fresh run refuses a directory holding any of them (run.overwrite).
+const std::vector<std::string> kRunFiles = {
+    "config.toml", "clean.jsonl", "teacher_train.jsonl", "stages.json", "stage1", "stage2", "model",
+    "result.json", "report.md", "representations.png", "onion_test.jsonl", "onion_triggered.jsonl"};
+
 bool has_teacher_stage(PurifyMethod m) { return m != PurifyMethod::kFinetune && m != PurifyMethod::kOnion; }
 bool has_student_stage(PurifyMethod m) { return m != PurifyMethod::kRetrain && m != PurifyMethod::kOnion; }
 
@@ -356,6 +361,8 @@ PurifyResult run_purify_recipe(const Config& c, const std::string& resume) {
   result.method = c.get_string("purify.method");
   result.run_dir = run_directory(c);
   result.clean_examples = static_cast<int64_t>(data.clean.size());
+  // Everything is validated; only now may another run's files in the directory be replaced.
+  if (resume.empty()) prepare_fresh_run_directory(result.run_dir, c.get_bool("run.overwrite"), kRunFiles);
   fs::create_directories(result.run_dir);
   write_file_atomic((fs::path(result.run_dir) / "config.toml").string(), c.to_toml());
   write_file_atomic((fs::path(result.run_dir) / "clean.jsonl").string(),
@@ -374,7 +381,10 @@ PurifyResult run_purify_recipe(const Config& c, const std::string& resume) {
     onion.max_words = max_length;
     onion.context = max_length;
     onion.batch_size = eval_bs;
+    onion.progress = stage_options(c, data.run).progress;
+    onion.label = c.get_string("run.name") + " ONION test set";
     const auto test = onion_filter(*lm, *data.run.tokenizer, data.test_examples, onion, device);
+    onion.label = c.get_string("run.name") + " ONION triggered set";
     const auto triggered = onion_filter(*lm, *data.run.tokenizer, data.triggered_examples, onion, device);
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     write_file_atomic((fs::path(result.run_dir) / "onion_test.jsonl").string(),

@@ -14,6 +14,7 @@
 #include "attnd/data/text_dataset.h"
 #include "attnd/data/wordpiece.h"
 #include "attnd/models/model.h"
+#include "attnd/train/progress.h"
 
 namespace attnd {
 
@@ -27,6 +28,9 @@ struct OnionOptions {
   int64_t max_words = 0;
   int64_t batch_size = 64;  // LM sequences per forward pass
   int64_t context = 0;      // the LM's positions (n_positions): a text is cut to context − 1 pieces
+  // onion_filter's progress (one step per example: each costs an LM pass per scored word).
+  std::string label = "ONION";
+  Progress::Style progress = Progress::Style::kQuiet;
 };
 
 // Perplexity of each text under a causal LM: exp of the mean negative log-likelihood of its
