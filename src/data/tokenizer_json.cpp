@@ -96,8 +96,12 @@ WordPieceTokenizer wordpiece_from_hf_json(const nlohmann::json& j, const std::st
   if (const auto* max_chars =
           optional_key(model, "max_input_chars_per_word", &nlohmann::json::is_number_integer,
                        "an integer", where, "model.max_input_chars_per_word")) {
-    ATTND_CHECK_INPUT(max_chars->is_number_unsigned() && max_chars->get<uint64_t>() >= 1 &&
-                          max_chars->get<uint64_t>() <= (uint64_t{1} << 31),
+    // A parsed positive integer is number_unsigned, one built in memory (a round trip) is
+    // number_integer: both are integers, compared each in its own type.
+    const bool in_range = max_chars->is_number_unsigned()
+                              ? max_chars->get<uint64_t>() >= 1 && max_chars->get<uint64_t>() <= (uint64_t{1} << 31)
+                              : max_chars->get<int64_t>() >= 1 && max_chars->get<int64_t>() <= (int64_t{1} << 31);
+    ATTND_CHECK_INPUT(in_range,
                       where, ": model.max_input_chars_per_word must be an integer in [1, 2^31], "
                       "got ", max_chars->dump());
     options.max_chars_per_word = max_chars->get<int64_t>();
