@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,62 @@ TEST(Cli, VersionNamesLibTorchAndBlas) {
   EXPECT_NE(r.output.find("attnd "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("LibTorch "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("BLAS "), std::string::npos) << r.output;
+}
+
+// The verbs --help lists under "Subcommands:".
+std::set<std::string> help_verbs(const std::string& help) {
+  std::set<std::string> verbs;
+  std::istringstream in(help.substr(help.find("Subcommands:")));
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line) && line.rfind("  ", 0) == 0) {
+    std::istringstream words(line);
+    std::string verb;
+    words >> verb;
+    verbs.insert(verb);
+  }
+  return verbs;
+}
+
+// The comma-separated words inside every (...) of text.
+std::vector<std::string> parenthesised(const std::string& text) {
+  std::vector<std::string> out;
+  for (size_t open = text.find('('); open != std::string::npos; open = text.find('(', open + 1)) {
+    std::istringstream in(text.substr(open + 1, text.find(')', open) - open - 1));
+    for (std::string item; std::getline(in, item, ',');) {
+      std::istringstream word(item);
+      std::string w;
+      word >> w;
+      out.push_back(w);
+    }
+  }
+  return out;
+}
+
+// The banner, the subcommand list, the cmd_<verb>.cpp files and the architecture page name the
+// same verbs, and the banner names no verb that is not there (issue 17). The oracle is the file
+// system: one cmd_<verb>.cpp per verb.
+TEST(Cli, HelpBannerAndArchitecturePageNameOnlyRegisteredVerbs) {
+  const auto r = run("--help");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto verbs = help_verbs(r.output);
+  std::set<std::string> files;
+  for (const auto& f : fs::directory_iterator(std::string(ATTND_SOURCE_DIR) + "/apps/attnd")) {
+    const auto name = f.path().filename().string();
+    if (name.rfind("cmd_", 0) == 0 && f.path().extension() == ".cpp")
+      files.insert(name.substr(4, name.size() - 8));
+  }
+  EXPECT_EQ(verbs, files) << r.output;
+  const auto banner = r.output.substr(0, r.output.find('\n'));
+  const auto banner_verbs = parenthesised(banner);
+  EXPECT_GE(banner_verbs.size(), 4u) << banner;
+  for (const auto& v : banner_verbs) EXPECT_TRUE(verbs.count(v)) << "'" << v << "' in: " << banner;
+  // docs/architecture.md: "apps/attnd/ main.cpp + cmd_<verb>.cpp (train, distill, ...)".
+  const auto doc = attnd::test::read(std::string(ATTND_SOURCE_DIR) + "/docs/architecture.md");
+  const auto at = doc.find("apps/attnd/ main.cpp + cmd_<verb>.cpp (");
+  ASSERT_NE(at, std::string::npos);
+  const auto listed = parenthesised(doc.substr(at, doc.find(')', at) - at + 1));
+  EXPECT_EQ(std::set<std::string>(listed.begin(), listed.end()), verbs);
 }
 
 TEST(Cli, UnknownOptionIsAUsageError) {
