@@ -282,6 +282,31 @@ TEST_F(BadInput, OtherVerbsRefuseAnOccupiedRunDirectory) {
   }
 }
 
+// A number is the whole argument or an error naming the argument (issue 17): std::stoll read
+// "12abc" as 12.
+TEST_F(BadInput, NumbersWithTrailingCharactersAreRefusedByName) {
+  const std::string best = run_dir_ + "/best";
+  const struct {
+    std::string args, fragment;
+  } cases[] = {
+      {"attn " + best + " --input-ids 12abc --out " + (*tmp_ / "attn"),
+       "--input-ids: '12abc' is not a token id"},
+      {"attn " + best + " --input-ids 1,2x --out " + (*tmp_ / "attn"), "--input-ids: '2x' is not"},
+      {"generate " + best + " --ids '3 17x' --max-new-tokens 1", "--ids: '17x' is not a token id"},
+      {"distill " + kRecall + kSmall + " --teacher " + best + " --set distill.layer_map=0:1x --out " +
+           (*tmp_ / "distill"),
+       "distill.layer_map = '0:1x': '1x' is not a non-negative integer"},
+      {train(*tmp_ / "factors", " --set 'train.lr_factors=[\"transformer.=0.5x\"]'"),
+       "train.lr_factors: 'transformer.=0.5x' is not"},
+  };
+  for (const auto& c : cases) {
+    const auto r = run(c.args);
+    EXPECT_EQ(r.code, 2) << c.args << "\n" << head(r.output);
+    EXPECT_NE(r.output.find(c.fragment), std::string::npos) << c.args << "\n" << head(r.output);
+  }
+  EXPECT_FALSE(fs::exists(fs::path(*tmp_ / "distill") / "config.toml"));
+}
+
 TEST_F(BadInput, RejectedResumeLeavesTheRunUntouched) {
   const auto dir = copy_run("rejected");
   const std::string config = read(dir + "/config.toml");

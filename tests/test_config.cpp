@@ -11,6 +11,7 @@
 
 #include "attnd/core/config.h"
 #include "attnd/core/error.h"
+#include "attnd/core/parse_number.h"
 #include "attnd/core/strings.h"
 #include "attnd/core/suggest.h"
 #include "attnd/io/atomic_file.h"
@@ -362,6 +363,25 @@ TEST(Strings, PercentHasTwoDecimals) {
   EXPECT_EQ(percent(0.9134), "91.34%");
   EXPECT_EQ(percent(1.0), "100.00%");
   EXPECT_EQ(percent(0.0), "0.00%");
+}
+
+// The whole text or nothing: std::stoll("12abc") was 12, std::stod("0.5x") was 0.5 (issue 17).
+TEST(Strings, NumbersAreParsedOnlyWhenTheyAreTheWholeText) {
+  EXPECT_EQ(to_int64("42"), 42);
+  EXPECT_EQ(to_int64("-3"), -3);
+  EXPECT_EQ(to_int64("9223372036854775807"), INT64_MAX);
+  for (const char* bad : {"12abc", "1x", "", " 3", "3 ", "+3", "1.0", "1e3", "0x10", "abc",
+                          "9223372036854775808"}) {
+    EXPECT_FALSE(to_int64(bad).has_value()) << "'" << bad << "'";
+  }
+  EXPECT_EQ(to_double("0.5"), 0.5);
+  EXPECT_EQ(to_double("-1e-3"), -0.001);
+  EXPECT_EQ(to_double("2"), 2.0);
+  EXPECT_EQ(to_double(".25"), 0.25);
+  for (const char* bad : {"0.5x", "1.5.2", "", " 1", "1 ", "+1", "inf", "nan", "0x1p3", "1e999",
+                          "e3"}) {
+    EXPECT_FALSE(to_double(bad).has_value()) << "'" << bad << "'";
+  }
 }
 
 TEST(Strings, SplitYieldsWhatAGetlineLoopYields) {

@@ -130,6 +130,8 @@ TEST(LayerMap, AutoExplicitAndSkip) {
   EXPECT_THROW(parse_layer_map("0-1", 2, 2), InputError);
   EXPECT_THROW(parse_layer_map("0:9", 2, 2), InputError);
   EXPECT_THROW(parse_layer_map("x:1", 2, 2), InputError);
+  EXPECT_THROW(parse_layer_map("0:1x", 2, 2), InputError);  // not a prefix read as 1
+  EXPECT_THROW(parse_layer_map("0x:1", 2, 2), InputError);
   EXPECT_THROW(parse_distill_loss("l2"), InputError);
 }
 

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "attnd/core/error.h"
+#include "attnd/core/parse_number.h"
 #include "attnd/core/strings.h"
 #include "attnd/models/model_io.h"
 #include "attnd/methods/recipe.h"
@@ -29,11 +30,10 @@ std::map<int64_t, torch::Tensor> attention_of(ModelImpl& model, const ModelInput
 ModelInput text_input(const std::string& ids) {
   std::vector<int64_t> values;
   for (const auto& item : split(ids, ',')) {
-    try {
-      values.push_back(std::stoll(item));
-    } catch (const std::exception&) {
-      throw_input_error("--input-ids: '", item, "' is not a token id (expected e.g. 101,2023,102)");
-    }
+    const auto id = to_int64(trim(item));
+    ATTND_CHECK_INPUT(id && *id >= 0, "--input-ids: '", item,
+                      "' is not a token id (expected e.g. 101,2023,102)");
+    values.push_back(*id);
   }
   ATTND_CHECK_INPUT(!values.empty(), "--input-ids is empty");
   ModelInput input;

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "attnd/core/error.h"
+#include "attnd/core/parse_number.h"
 #include "attnd/data/tokenizer_json.h"
 #include "attnd/models/model_io.h"
 #include "attnd/methods/recipe.h"
@@ -39,16 +40,10 @@ std::vector<int64_t> parse_ids(const std::string& text) {
   std::vector<int64_t> ids;
   std::string item;
   while (in >> item) {
-    size_t used = 0;
-    int64_t id = -1;
-    try {
-      id = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    ATTND_CHECK_INPUT(used == item.size() && id >= 0, "--ids: '", item,
+    const auto id = to_int64(item);
+    ATTND_CHECK_INPUT(id && *id >= 0, "--ids: '", item,
                       "' is not a token id (expected e.g. \"3 17 42\")");
-    ids.push_back(id);
+    ids.push_back(*id);
   }
   ATTND_CHECK_INPUT(!ids.empty(), "--ids is empty (expected e.g. \"3 17 42\")");
   return ids;

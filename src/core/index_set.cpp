@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "attnd/core/error.h"
+#include "attnd/core/parse_number.h"
 
 namespace attnd {
 
@@ -24,11 +25,8 @@ std::string trimmed(const std::string& s) {
 
 // A count such as the k of "first:k": any non-negative integer.
 int64_t parse_count(const std::string& item, const std::string& spec, const std::string& key) {
-  const auto text = trimmed(item);
-  const bool digits = !text.empty() && std::all_of(text.begin(), text.end(), [](unsigned char c) {
-    return std::isdigit(c) != 0;
-  });
-  if (digits && text.size() <= 18) return std::stoll(text);
+  const auto value = to_int64(trimmed(item));
+  if (value && *value >= 0) return *value;
   throw_input_error(where(key, spec, item), "'", item, "' is not a non-negative integer");
 }
 

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "attnd/core/error.h"
+#include "attnd/core/parse_number.h"
 #include "attnd/data/idx.h"
 #include "attnd/data/sampler.h"
 
@@ -196,14 +197,10 @@ ImageTransform parse_image_transform(const std::string& spec) {
     } else if (part == "rotate90" || part == "rotate180" || part == "rotate270") {
       t.rotate_quarters += std::stoll(part.substr(6)) / 90;
     } else if (part.rfind("noise:", 0) == 0) {
-      try {
-        size_t used = 0;
-        t.noise_std = std::stod(part.substr(6), &used);
-        if (used != part.size() - 6 || t.noise_std < 0) throw std::invalid_argument(part);
-      } catch (const std::exception&) {
-        throw_input_error("image shift '", spec, "': '", part,
-                          "' needs a non-negative standard deviation, e.g. noise:0.2");
-      }
+      const auto std_dev = to_double(std::string_view(part).substr(6));
+      ATTND_CHECK_INPUT(std_dev && *std_dev >= 0, "image shift '", spec, "': '", part,
+                        "' needs a non-negative standard deviation, e.g. noise:0.2");
+      t.noise_std = *std_dev;
     } else {
       throw_input_error("image shift '", spec, "': '", part, "' is not known (expected none, "
                         "invert, rotate90, rotate180, rotate270 or noise:<std>, joined by +)");

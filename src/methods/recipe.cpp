@@ -10,6 +10,7 @@
 
 #include "attnd/core/enum_names.h"
 #include "attnd/core/error.h"
+#include "attnd/core/parse_number.h"
 #include "attnd/core/suggest.h"
 #include "attnd/distill/distiller.h"
 #include "attnd/models/model_io.h"
@@ -181,13 +182,8 @@ TrainerOptions trainer_options(const Config& c) {
   for (const auto& item : c.get_string_list("train.lr_factors")) {
     const auto eq = item.rfind('=');
     double factor = -1;
-    if (eq != std::string::npos && eq > 0) {
-      try {
-        factor = std::stod(item.substr(eq + 1));
-      } catch (const std::exception&) {
-      }
-    }
-    ATTND_CHECK_INPUT(std::isfinite(factor) && factor > 0 && factor <= 100, "train.lr_factors: '",
+    if (eq != std::string::npos && eq > 0) factor = to_double(item.substr(eq + 1)).value_or(-1);
+    ATTND_CHECK_INPUT(factor > 0 && factor <= 100, "train.lr_factors: '",
                       item, "' is not \"<parameter-name prefix>=<factor>\" with a factor in (0, 100]");
     o.adamw.lr_factors.emplace_back(item.substr(0, eq), factor);
   }

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "attnd/core/error.h"
+#include "attnd/core/parse_number.h"
 #include "attnd/core/strings.h"
 
 namespace attnd {
@@ -203,14 +204,7 @@ LabelMap LabelMap::from_json(const ConfigReader& reader) {
                         "\"name\", ...}, got ", it->type_name());
     }
     for (const auto& kv : it->items()) {
-      int64_t id = -1;
-      try {
-        size_t used = 0;
-        id = std::stoll(kv.key(), &used);
-        if (used != kv.key().size()) id = -1;
-      } catch (const std::exception&) {
-        id = -1;
-      }
+      const int64_t id = to_int64(kv.key()).value_or(-1);
       ATTND_CHECK_INPUT(id >= 0, reader.where(), ": config key 'id2label' has key '", kv.key(),
                         "', expected a non-negative integer");
       ATTND_CHECK_INPUT(kv.value().is_string(), reader.where(), ": config key 'id2label' entry '",
