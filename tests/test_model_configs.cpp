@@ -331,6 +331,29 @@ json odd_gpt2_json() {
           {"attnd", json::object()}};
 }
 
+// HF's GPT-2 default (50256) names no token of a small vocabulary: the defaults write no ids,
+// ids inside the vocabulary round-trip, and an id outside it (attnd's old configs) is dropped on
+// reading and written back as null (issue 17).
+TEST(ModelConfigs, Gpt2TokenIdsAreInsideTheVocabularyOrNone) {
+  Gpt2Config fresh;
+  fresh.vocab_size = 2000;
+  EXPECT_TRUE(fresh.to_json().at("bos_token_id").is_null());
+  EXPECT_TRUE(fresh.to_json().at("eos_token_id").is_null());
+  json old = odd_gpt2_json();
+  old["vocab_size"] = 2000;
+  old["bos_token_id"] = 50256;
+  old["eos_token_id"] = 1999;  // the last id is still inside
+  const auto c = Gpt2Config::from_json(old);
+  EXPECT_FALSE(c.bos_token_id.has_value());
+  ASSERT_TRUE(c.eos_token_id.has_value());
+  EXPECT_EQ(*c.eos_token_id, 1999);
+  EXPECT_TRUE(c.to_json().at("bos_token_id").is_null());
+  old["eos_token_id"] = 2000;  // one past the end
+  EXPECT_FALSE(Gpt2Config::from_json(old).eos_token_id.has_value());
+  old["bos_token_id"] = "1";
+  EXPECT_THROW(Gpt2Config::from_json(old), InputError);  // still type-checked
+}
+
 TEST(ModelConfigs, Gpt2JsonRoundTripAndKeys) {
   const json j = odd_gpt2().to_json();
   EXPECT_EQ(j, odd_gpt2_json());

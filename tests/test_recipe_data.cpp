@@ -6,6 +6,7 @@
 #include "attnd/data/associative_recall.h"
 #include "attnd/data/data_dir.h"
 #include "attnd/data/tokenizer_json.h"
+#include "attnd/data/wordpiece.h"
 #include "attnd/methods/linearize.h"
 #include "attnd/methods/recipe.h"
 #include "attnd/methods/recipe_data.h"
@@ -219,6 +220,34 @@ TEST(RecipeData, AttentionMixerBuildsALinearModelFromScratch) {
   auto model = build_model(c, data);
   EXPECT_EQ(linearized_layers(*model), (std::vector<int64_t>{0, 1}));
   EXPECT_EQ(model->attention(0)->mixer()->spec()["feature_map"], "taylor");
+}
+
+// A GPT-2 built for a tokenizer's data carries that tokenizer's end-of-text id ([SEP], which
+// ends each document of the token stream), not HF's 50256 (issue 17). The oracle is [SEP]'s
+// position in the hand-written vocabulary (not the default 3).
+TEST(RecipeData, Gpt2TakesItsEndOfTextIdsFromTheTokenizer) {
+  const std::vector<std::string> vocab = {"[PAD]", "[UNK]", "[CLS]", "a", "b", "[MASK]", "[SEP]", "c"};
+  RecipeData data;
+  data.task = DataTask::kLanguageModelling;
+  data.name = "hand";
+  data.tokenizer = std::make_shared<WordPieceTokenizer>(vocab);
+  data.vocab_size = static_cast<int64_t>(vocab.size());
+  auto c = text_config({"model.model_type=gpt2", "model.n_embd=8", "model.n_layer=1",
+                        "model.n_head=2", "model.n_positions=8"});
+  auto config = build_model(c, data)->config_json();
+  EXPECT_EQ(config["vocab_size"], 8);
+  EXPECT_EQ(config["bos_token_id"], 6);
+  EXPECT_EQ(config["eos_token_id"], 6);
+  // A recipe's own ids win; data without a tokenizer (associative recall) leaves them unset.
+  c.apply_override("model.eos_token_id=7");
+  EXPECT_EQ(build_model(c, data)->config_json()["eos_token_id"], 7);
+  auto recall = text_config({"data.dataset=associative-recall", "data.recall_pairs=4",
+                             "data.recall_vocab=20", "data.train_examples=8",
+                             "model.model_type=gpt2", "model.n_embd=8", "model.n_layer=1",
+                             "model.n_head=2"});
+  auto plain = build_model(recall, load_recipe_data(recall))->config_json();
+  EXPECT_TRUE(plain["bos_token_id"].is_null()) << plain.dump();
+  EXPECT_TRUE(plain["eos_token_id"].is_null()) << plain.dump();
 }
 
 // ---- a run's data settings -----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -218,6 +219,13 @@ Model build_model(const Config& c, const RecipeData* data) {
   std::vector<std::string> present;
   for (auto it = table.begin(); it != table.end(); ++it) present.push_back(it.key());
   auto known = model_config_keys(type);
+  // A model with begin/end-of-text ids takes them from the data's tokenizer: [SEP], which ends
+  // every document of a language-model token stream (token_stream), is its end of text.
+  if (data && data->tokenizer) {
+    for (const char* key : {"bos_token_id", "eos_token_id"})
+      if (std::count(known.begin(), known.end(), key) && !table.contains(key))
+        table[key] = data->tokenizer->sep_id();
+  }
   for (auto& k : present) k = "model." + k;
   for (auto& k : known) k = "model." + k;
   check_known_keys(present, known, "the recipe's [model] table");

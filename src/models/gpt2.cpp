@@ -28,11 +28,14 @@ const std::vector<ConfigField<Gpt2Config>>& gpt2_fields() {
       dropout_field("attn_pdrop", &C::attn_pdrop),
       positive_double_field("layer_norm_epsilon", &C::layer_norm_epsilon),
       double_field("initializer_range", &C::initializer_range),
-      int_field("bos_token_id", &C::bos_token_id),
-      int_field("eos_token_id", &C::eos_token_id),
   };
   return fields;
 }
+
+// The special-token ids: not table rows, because their range depends on vocab_size.
+const char* const kTokenIdKeys[] = {"bos_token_id", "eos_token_id"};
+compat::optional<int64_t> Gpt2Config::* const kTokenIdMembers[] = {&Gpt2Config::bos_token_id,
+                                                                   &Gpt2Config::eos_token_id};
 
 // Keys HF configs carry that attnd accepts with one value only (not fields: nothing to store).
 const char* const kFixedKeys[] = {"scale_attn_weights", "scale_attn_by_inverse_layer_idx",
@@ -89,6 +92,12 @@ Gpt2Config Gpt2Config::from_json(const nlohmann::json& json) {
                          // Summed in double: int64 sizes near 2^63 would overflow.
                          h * (static_cast<double>(c.vocab_size) + static_cast<double>(c.n_positions)) +
                              static_cast<double>(c.n_layer) * (4 * h * h + 2 * h * inner));
+  for (size_t i = 0; i < std::size(kTokenIdKeys); ++i) {
+    const char* key = kTokenIdKeys[i];
+    if (!r.json().contains(key) || r.json().at(key).is_null()) continue;
+    const int64_t id = r.get_int(key, -1);  // checks that it is an integer
+    if (id >= 0 && id < c.vocab_size) c.*kTokenIdMembers[i] = id;
+  }
   // Labels are three HF keys kept consistent; "attnd" is kept verbatim.
   c.labels = LabelMap::from_json(r);
   c.attnd_extra = r.attnd();
@@ -100,6 +109,10 @@ nlohmann::json Gpt2Config::to_json() const {
   j["model_type"] = "gpt2";
   j["architectures"] = {"GPT2LMHeadModel"};
   write_config_fields(gpt2_fields(), *this, j);
+  for (size_t i = 0; i < std::size(kTokenIdKeys); ++i) {
+    const auto& id = this->*kTokenIdMembers[i];
+    j[kTokenIdKeys[i]] = id ? nlohmann::json(*id) : nlohmann::json(nullptr);
+  }
   // The fixed keys, with the one value attnd implements.
   j["scale_attn_weights"] = true;
   j["scale_attn_by_inverse_layer_idx"] = false;
@@ -113,6 +126,7 @@ nlohmann::json Gpt2Config::to_json() const {
 std::vector<std::string> Gpt2Config::keys() {
   auto k = with_config_field_keys(common_config_keys(), gpt2_fields());
   k.insert(k.end(), std::begin(kFixedKeys), std::end(kFixedKeys));
+  k.insert(k.end(), std::begin(kTokenIdKeys), std::end(kTokenIdKeys));
   for (const auto& alias : kAliases) k.emplace_back(alias.second);
   return k;
 }

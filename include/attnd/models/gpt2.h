@@ -30,8 +30,12 @@ struct Gpt2Config {
   double attn_pdrop = 0.1;
   double layer_norm_epsilon = 1e-5;
   double initializer_range = 0.02;
-  int64_t bos_token_id = 50256;
-  int64_t eos_token_id = 50256;
+  // Ids of the vocabulary's begin/end-of-text token, or unset (written as null). Not HF's 50256
+  // default: with attnd's own vocabularies that id cannot occur, and transformers' generate()
+  // would wait for it. An id outside [0, vocab_size) in a config read is dropped (attnd wrote
+  // 50256 whatever the vocabulary before; such files still load, and are written back fixed).
+  compat::optional<int64_t> bos_token_id;
+  compat::optional<int64_t> eos_token_id;
   LabelMap labels;  // unused by the LM; kept for HF round trips
   nlohmann::json attnd_extra = nlohmann::json::object();
 
