@@ -8,7 +8,9 @@
 #include <sstream>
 
 #include "attnd/distill/losses.h"
+#include "attnd/io/checkpoint.h"
 #include "attnd/io/json_file.h"
+#include "attnd/io/safetensors.h"
 #include "attnd/methods/linearize.h"
 #include "attnd/methods/stage.h"
 #include "attnd/models/model_io.h"
@@ -75,6 +77,53 @@ TEST(Linearize, SwapsMixersKeepsWeightsAndRoundTripsThroughACheckpoint) {
   expect_close(loaded->forward(input).logits, student->forward(input).logits, 1e-6);
   // A softmax model writes no mixers.
   EXPECT_FALSE(teacher->config_json()["attnd"].contains("mixers"));
+}
+
+// Performer's Ω is stored in the checkpoint under its documented name and loaded back, not drawn
+// again from the seed (issue 17). The oracle is the file: a hand-set Ω written there must be
+// the Ω of the loaded model. A checkpoint without Ω (written before) loads with the seed's Ω and
+// a note.
+TEST(Linearize, PerformerOmegaIsStoredInTheCheckpointAndLoadedBack) {
+  torch::manual_seed(3);
+  auto model = create_model({{"model_type", "gpt2"}, {"vocab_size", 20}, {"n_positions", 8},
+                             {"n_embd", 8}, {"n_layer", 2}, {"n_head", 2}});
+  LinearizeSpec spec;
+  spec.feature_map = "performer";
+  linearize(*model, spec);
+  const std::string name = "transformer.h.0.attn.mixer.q_map.omega";
+  auto buffers = model->named_buffers(/*recurse=*/true);
+  ASSERT_NE(buffers.find(name), nullptr);
+  EXPECT_EQ(buffers.size(), 4u);  // q_map and k_map of 2 layers
+  const auto drawn = buffers[name].clone();  // what the seed gives
+  {
+    torch::NoGradGuard no_grad;
+    int i = 0;
+    for (auto& b : buffers)  // a hand-set Ω per buffer, no seed could draw it
+      b.value().copy_(torch::arange(b.value().numel(), torch::kFloat).view_as(b.value()) * 0.01 + i++);
+  }
+  const auto hand = buffers[name].clone();
+  TempDir tmp;
+  save_model(tmp / "perf", *model);
+  const auto file = read_safetensors(tmp / "perf/model.safetensors").tensors;
+  ASSERT_TRUE(file.count(name));
+  attnd::test::expect_tensors_equal(file.at(name), hand, "the file");
+  auto loaded = load_model(tmp / "perf");
+  attnd::test::expect_tensors_equal(loaded->named_buffers(true)[name], hand, "loaded");
+  ModelInput input;
+  input.input_ids = torch::tensor({{1, 5, 7, 2}}, torch::kLong);
+  model->eval();
+  loaded->eval();
+  expect_close(loaded->forward(input).logits, model->forward(input).logits, 1e-6);
+
+  // The same weights without the buffers: a checkpoint from before Ω was stored.
+  TensorMap params = model->state();
+  save_checkpoint(tmp / "old", model->config_json(), model->export_hf(params));
+  testing::internal::CaptureStderr();
+  auto old = load_model(tmp / "old");
+  const auto note = testing::internal::GetCapturedStderr();
+  attnd::test::expect_tensors_equal(old->named_buffers(true)[name], drawn, "regenerated");
+  EXPECT_NE(note.find("has no '" + name.substr(0, name.size() - 11)), std::string::npos) << note;
+  EXPECT_NE(note.find("recomputed from the seed"), std::string::npos) << note;
 }
 
 TEST(Linearize, StageOneTrainsOnlyTheFeatureMaps) {

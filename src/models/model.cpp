@@ -2,7 +2,10 @@
 
 #include <torch/torch.h>
 
+#include <cstdio>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "attnd/core/error.h"
 #include "attnd/models/lora_model.h"
@@ -81,9 +84,36 @@ TensorMap ModelImpl::state() const {
   return out;
 }
 
+// Buffers too (checkpoint_state.h): each one present is checked and copied; a missing one keeps
+// the value the model was built with (recomputed from its seed) and is named in a note.
 void ModelImpl::load_state(const TensorMap& tensors, const std::string& source) {
   torch::NoGradGuard no_grad;
   std::set<std::string> seen;
+  std::vector<std::string> regenerated;
+  for (auto& item : named_buffers(/*recurse=*/true)) {
+    auto it = tensors.find(item.key());
+    if (it == tensors.end()) {
+      regenerated.push_back(item.key());
+      continue;
+    }
+    ATTND_CHECK_INPUT(it->second.sizes() == item.value().sizes() && it->second.is_floating_point(),
+                      source, ": tensor '", item.key(), "' has shape ", it->second.sizes(),
+                      " and dtype ", it->second.scalar_type(), ", expected ", item.value().sizes(),
+                      " ", item.value().scalar_type());
+    item.value().copy_(it->second);
+    seen.insert(item.key());
+  }
+  if (!regenerated.empty()) {
+    // Not an error: these checkpoints load as they always did, from the seed.
+    std::fprintf(stderr,
+                 "attnd: note: %s has no '%s'%s (written before attnd stored its fixed buffers): "
+                 "recomputed from the seed, which reproduces the saved model only on the "
+                 "LibTorch/LAPACK that wrote it; saving the model again stores them\n",
+                 source.c_str(), regenerated.front().c_str(),
+                 regenerated.size() > 1
+                     ? (" and " + std::to_string(regenerated.size() - 1) + " more").c_str()
+                     : "");
+  }
   for (auto& item : named_parameters(/*recurse=*/true)) {
     auto it = tensors.find(item.key());
     ATTND_CHECK_INPUT(it != tensors.end(), source, ": missing tensor '", item.key(),
@@ -102,7 +132,7 @@ void ModelImpl::load_state(const TensorMap& tensors, const std::string& source) 
   }
   for (const auto& kv : tensors) {
     ATTND_CHECK_INPUT(seen.count(kv.first), source, ": unexpected tensor '", kv.first,
-                      "' (not a parameter of this ", model_type(), " model)");
+                      "' (not a parameter or buffer of this ", model_type(), " model)");
   }
 }
 

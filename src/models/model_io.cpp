@@ -6,14 +6,15 @@
 
 #include "attnd/core/error.h"
 #include "attnd/io/json_file.h"
+#include "attnd/models/checkpoint_state.h"
 
 namespace attnd {
 
 void save_model(const std::string& dir, ModelImpl& model,
                 const std::map<std::string, TensorMap>& extra_tensor_files,
                 const std::map<std::string, nlohmann::json>& extra_json_files) {
-  save_checkpoint(dir, model.config_json(), model.export_hf(model.state()), extra_tensor_files,
-                  extra_json_files);
+  save_checkpoint(dir, model.config_json(), model.export_hf(checkpoint_state(model)),
+                  extra_tensor_files, extra_json_files);
 }
 
 Model load_model(const std::string& dir_or_file, const torch::Device& device) {

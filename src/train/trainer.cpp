@@ -12,6 +12,7 @@
 #include "attnd/core/error.h"
 #include "attnd/data/sampler.h"
 #include "attnd/io/checkpoint.h"
+#include "attnd/models/checkpoint_state.h"
 #include "attnd/train/metrics_log.h"
 #include "attnd/train/schedule.h"
 #include "attnd/train/trainer_checks.h"
@@ -144,7 +145,7 @@ std::string Trainer::save(int64_t step, NamedAdamW& optimizer, const TrainResult
   const auto dir = (fs::path(options_.run_dir) / "checkpoints" / step_dir_name(step)).string();
   if (!is_writer()) return dir;
   auto model = task_.model();
-  const auto model_tensors = model->export_hf(model->state());
+  const auto model_tensors = model->export_hf(checkpoint_state(*model));
   const auto optimizer_state = optimizer.state();
   check_finite_before_save(model_tensors, step, "checkpoint " + dir,
                            last_good_message(result.last_checkpoint));
@@ -332,7 +333,7 @@ void Trainer::evaluate_and_keep_best(int64_t step, Run& run) {
       nlohmann::json best_state = {{"step", step}, {"metrics", metrics}};
       auto json_files = options_.checkpoint_files;
       json_files["trainer.json"] = best_state;
-      const auto tensors = run.model->export_hf(run.model->state());
+      const auto tensors = run.model->export_hf(checkpoint_state(*run.model));
       check_finite_before_save(tensors, step, result.best_dir,
                                last_good_message(result.last_checkpoint));
       save_checkpoint(result.best_dir, task_.checkpoint_config(), tensors, {}, json_files);
