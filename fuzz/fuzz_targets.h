@@ -82,9 +82,16 @@ inline void feed_trainer_json(std::string_view bytes) {
 
 // tokenizer.json: loaded, then used once (an accepted tokenizer must tokenize).
 inline void feed_tokenizer_json(std::string_view bytes) {
-  const auto tokenizer = load_tokenizer_json(input_file(bytes, "tokenizer.json"));
-  const auto ids = tokenizer.encode("Hello, wörld! unaffable 123 ##x [MASK]", 16);
-  tokenizer.decode(ids);
+  // Any model type load_tokenizer reads (WordPiece, byte-level BPE), a pair truncated and padded.
+  const auto tokenizer = attnd::load_tokenizer(input_file(bytes, "tokenizer.json"));
+  const std::string pair = "a second text, \xE4\xB8\xAD\xE6\x96\x87 <|endoftext|>";
+  attnd::EncodeOptions options;
+  options.max_length = 16;
+  options.pad_id = 0;
+  options.pad_to = 20;
+  const auto e =
+      tokenizer->encode_text("Hello, w\xC3\xB6rld! unaffable 123 ##x [MASK]  's", &pair, options);
+  tokenizer->decode(e.ids, true);
 }
 
 // A TOML recipe: parsed against `attnd distill`'s schema (train's plus distill.*), then the

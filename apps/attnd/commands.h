@@ -23,6 +23,7 @@ void add_generate_command(CLI::App& app);
 void add_attack_command(CLI::App& app);
 void add_purify_command(CLI::App& app);
 void add_detect_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
 
 // What `attnd attn` does, for the demo to reuse.
 struct AttnOptions {

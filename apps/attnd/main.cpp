@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
   attnd::cli::add_eval_command(app);
   attnd::cli::add_attn_command(app);
   attnd::cli::add_info_command(app);
+  attnd::cli::add_tokenize_command(app);
   attnd::cli::add_generate_command(app);
   attnd::cli::add_demo_command(app);
   app.description(banner(app));

@@ -1,5 +1,7 @@
 #include "attnd/data/utf8.h"
 
+#include <utf8proc.h>
+
 namespace attnd {
 
 char32_t next_code_point(std::string_view s, size_t& pos) {
@@ -78,6 +80,74 @@ std::string to_valid_utf8(std::string_view s) {
   out.reserve(s.size() + s.size() / 8);
   for (char c : s) append_utf8(out, static_cast<unsigned char>(c));
   return out;
+}
+
+namespace {
+
+utf8proc_category_t category(char32_t cp) {
+  if (cp > 0x10FFFF) return UTF8PROC_CATEGORY_CN;
+  return utf8proc_category(static_cast<utf8proc_int32_t>(cp));
+}
+
+}  // namespace
+
+bool is_white_space(char32_t cp) {
+  return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+         cp == 0x205F || cp == 0x3000;
+}
+
+bool is_letter(char32_t cp) {
+  const auto c = category(cp);
+  return c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_LO;
+}
+
+bool is_number(char32_t cp) {
+  const auto c = category(cp);
+  return c >= UTF8PROC_CATEGORY_ND && c <= UTF8PROC_CATEGORY_NO;
+}
+
+bool is_punctuation(char32_t cp) {
+  const auto c = category(cp);
+  return c >= UTF8PROC_CATEGORY_PC && c <= UTF8PROC_CATEGORY_PO;
+}
+
+bool is_nonspacing_mark(char32_t cp) { return category(cp) == UTF8PROC_CATEGORY_MN; }
+
+bool is_other(char32_t cp) {
+  const auto c = category(cp);
+  return c == UTF8PROC_CATEGORY_CC || c == UTF8PROC_CATEGORY_CF || c == UTF8PROC_CATEGORY_CO ||
+         c == UTF8PROC_CATEGORY_CS;
+}
+
+void append_lowercase(std::u32string& out, char32_t cp) {
+  if (cp == 0x130) {  // the one unconditional multi-code-point lowercase (SpecialCasing.txt)
+    out.push_back('i');
+    out.push_back(0x307);
+    return;
+  }
+  if (cp < 0x80) {
+    out.push_back(cp >= 'A' && cp <= 'Z' ? cp + 0x20 : cp);
+    return;
+  }
+  out.push_back(static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp))));
+}
+
+void append_nfd(std::u32string& out, char32_t cp) {
+  if (cp < 0xC0 || cp > 0x10FFFF) {  // nothing below U+00C0 decomposes canonically
+    out.push_back(cp);
+    return;
+  }
+  utf8proc_int32_t buffer[8];
+  int last_boundclass = 0;
+  const utf8proc_ssize_t n =
+      utf8proc_decompose_char(static_cast<utf8proc_int32_t>(cp), buffer, 8,
+                              static_cast<utf8proc_option_t>(UTF8PROC_DECOMPOSE), &last_boundclass);
+  if (n <= 0 || n > 8) {  // an error, or more than the buffer: keep the code point
+    out.push_back(cp);
+    return;
+  }
+  for (utf8proc_ssize_t k = 0; k < n; ++k) out.push_back(static_cast<char32_t>(buffer[k]));
 }
 
 }  // namespace attnd

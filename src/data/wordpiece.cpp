@@ -7,6 +7,7 @@
 #include "attnd/data/text_dataset.h"
 #include "attnd/data/utf8.h"
 #include "attnd/io/atomic_file.h"
+#include "attnd/io/json_file.h"
 
 namespace attnd {
 
@@ -14,148 +15,75 @@ namespace {
 
 bool in(char32_t cp, char32_t lo, char32_t hi) { return cp >= lo && cp <= hi; }
 
-// Unicode Zs plus \t \n \r, and U+2028/2029 (Python's str.split, which HF uses, splits on them).
-bool is_whitespace(char32_t cp) {
-  return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == 0xA0 || cp == 0x1680 ||
-         in(cp, 0x2000, 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
-         cp == 0x3000;
-}
-
-// Unicode Cc, Cf and Co (private use), except \t \n \r (whitespace): HF drops category C*.
-bool is_control(char32_t cp) {
+// HF's BertNormalizer is_whitespace / is_control and BertPreTokenizer's is_bert_punc.
+bool is_bert_whitespace(char32_t cp) { return is_white_space(cp); }
+bool is_bert_control(char32_t cp) {
   if (cp == '\t' || cp == '\n' || cp == '\r') return false;
-  return cp < 0x20 || in(cp, 0x7F, 0x9F) || cp == 0xAD || in(cp, 0x600, 0x605) || cp == 0x61C ||
-         cp == 0x6DD || cp == 0x70F || cp == 0x180E || in(cp, 0x200B, 0x200F) ||
-         in(cp, 0x202A, 0x202E) || in(cp, 0x2060, 0x2064) || in(cp, 0x2066, 0x206F) ||
-         cp == 0xFEFF || in(cp, 0xFFF9, 0xFFFB) || cp == 0xE0001 || in(cp, 0xE0020, 0xE007F) ||
-         in(cp, 0xE000, 0xF8FF) || cp >= 0xF0000;
+  return is_other(cp);
 }
-
-// HF: every ASCII non-alphanumeric symbol, plus Unicode category P* (here: the common blocks).
-bool is_punctuation(char32_t cp) {
+bool is_bert_punctuation(char32_t cp) {
   if (in(cp, 33, 47) || in(cp, 58, 64) || in(cp, 91, 96) || in(cp, 123, 126)) return true;
-  if (cp < 0xA1) return false;
-  return cp == 0xA1 || cp == 0xA7 || cp == 0xAB || cp == 0xB6 || cp == 0xB7 || cp == 0xBB ||
-         cp == 0xBF || cp == 0x37E || cp == 0x387 || in(cp, 0x55A, 0x55F) || cp == 0x589 ||
-         cp == 0x5BE || cp == 0x5C0 || cp == 0x5C3 || cp == 0x5C6 || in(cp, 0x5F3, 0x5F4) ||
-         in(cp, 0x60C, 0x60D) || cp == 0x61B || cp == 0x61F || in(cp, 0x66A, 0x66D) ||
-         cp == 0x6D4 || in(cp, 0x964, 0x965) || cp == 0xE4F || in(cp, 0xE5A, 0xE5B) ||
-         in(cp, 0x2010, 0x2027) || in(cp, 0x2030, 0x2043) || in(cp, 0x2045, 0x2051) ||
-         in(cp, 0x2053, 0x205E) || in(cp, 0x2E00, 0x2E4F) || in(cp, 0x3001, 0x3003) ||
-         in(cp, 0x3008, 0x3011) || in(cp, 0x3014, 0x301F) || cp == 0x3030 || cp == 0x303D ||
-         cp == 0x30FB || in(cp, 0xFE10, 0xFE19) || in(cp, 0xFE30, 0xFE52) ||
-         in(cp, 0xFE54, 0xFE61) || cp == 0xFE63 || cp == 0xFE68 || in(cp, 0xFE6A, 0xFE6B) ||
-         in(cp, 0xFF01, 0xFF03) || in(cp, 0xFF05, 0xFF0A) || in(cp, 0xFF0C, 0xFF0F) ||
-         in(cp, 0xFF1A, 0xFF1B) || in(cp, 0xFF1F, 0xFF20) || in(cp, 0xFF3B, 0xFF3D) ||
-         cp == 0xFF3F || cp == 0xFF5B || cp == 0xFF5D || in(cp, 0xFF5F, 0xFF65);
+  return cp >= 0x80 && is_punctuation(cp);
 }
 
-// HF's _is_chinese_char: the CJK Unified Ideographs blocks (not Japanese kana or Hangul).
+// HF's is_chinese_char: the CJK Unified Ideographs blocks (not kana or Hangul). The fifth range
+// starts at U+2B920 in HF's Rust code (its Python BertTokenizer says U+2B820), so U+2B820-2B91F
+// are ordinary letters there.
 bool is_cjk(char32_t cp) {
   return in(cp, 0x4E00, 0x9FFF) || in(cp, 0x3400, 0x4DBF) || in(cp, 0x20000, 0x2A6DF) ||
-         in(cp, 0x2A700, 0x2B73F) || in(cp, 0x2B740, 0x2B81F) || in(cp, 0x2B820, 0x2CEAF) ||
+         in(cp, 0x2A700, 0x2B73F) || in(cp, 0x2B740, 0x2B81F) || in(cp, 0x2B920, 0x2CEAF) ||
          in(cp, 0xF900, 0xFAFF) || in(cp, 0x2F800, 0x2FA1F);
 }
 
-// Lower-cases cp into out[0..n); returns n (1, or 2 for U+0130, which Python lowers to i + U+0307).
-int to_lower(char32_t cp, char32_t out[2]) {
-  out[0] = cp;
-  if (in(cp, 'A', 'Z') || (in(cp, 0xC0, 0xDE) && cp != 0xD7)) {
-    out[0] = cp + 0x20;
-  } else if (in(cp, 0x100, 0x17F)) {
-    if (cp == 0x130) {
-      out[0] = 'i';
-      out[1] = 0x307;
-      return 2;
-    }
-    if (cp == 0x178) {
-      out[0] = 0xFF;
-    } else if (cp % 2 == 0 && (cp <= 0x137 || in(cp, 0x14A, 0x177))) {
-      out[0] = cp + 1;
-    } else if (cp % 2 == 1 && (in(cp, 0x139, 0x148) || in(cp, 0x179, 0x17E))) {
-      out[0] = cp + 1;
-    }
-  } else if (in(cp, 0x391, 0x3AB) && cp != 0x3A2) {
-    out[0] = cp + 0x20;  // Greek capitals
-  } else if (cp == 0x386) {
-    out[0] = 0x3AC;
-  } else if (in(cp, 0x388, 0x38A)) {
-    out[0] = cp + 0x25;
-  } else if (cp == 0x38C) {
-    out[0] = 0x3CC;
-  } else if (in(cp, 0x38E, 0x38F)) {
-    out[0] = cp + 0x3F;
-  } else if (in(cp, 0x410, 0x42F)) {
-    out[0] = cp + 0x20;  // Cyrillic capitals
-  } else if (in(cp, 0x400, 0x40F)) {
-    out[0] = cp + 0x50;
-  }
-  return 1;
-}
-
-// NFD base letters of U+00C0..U+017F ('-': no canonical decomposition, kept as is).
-constexpr const char* kLatin1Bases =
-    "AAAAAA-CEEEEIIII-NOOOOO--UUUUY--aaaaaa-ceeeeiiii-nooooo--uuuuy-y";
-constexpr const char* kLatinExtABases =  // 16 per line: U+0100, U+0110, ...
-    "AaAaAaCcCcCcCcDd"
-    "--EeEeEeEeEeGgGg"
-    "GgGgHh--IiIiIiIi"
-    "I---JjKk-LlLlLl-"
-    "---NnNnNn---OoOo"
-    "Oo--RrRrRrSsSsSs"
-    "SsTtTt--UuUuUuUu"
-    "UuUuWwYyYZzZzZz-";
-
-// cp without its accent; 0 for a combining mark (dropped, as BERT drops category Mn after NFD).
-char32_t strip_accent(char32_t cp) {
-  if (in(cp, 0x300, 0x36F)) return 0;
-  char base = '-';
-  if (in(cp, 0xC0, 0xFF))
-    base = kLatin1Bases[cp - 0xC0];
-  else if (in(cp, 0x100, 0x17F))
-    base = kLatinExtABases[cp - 0x100];
-  return base == '-' ? cp : static_cast<char32_t>(base);
-}
-
 // The basic tokenizer, streaming: calls fn(word) for each word in order; stops when fn returns
-// false.
+// false. Normalisation per code point in HF's order (clean, CJK spacing, accents, case); every
+// normalised code point then goes through the pre-tokenizer (whitespace, punctuation).
 template <typename Fn>
-void for_each_word(const std::string& text, const WordPieceOptions& options, Fn&& fn) {
+void for_each_word(std::string_view text, const WordPieceOptions& options, Fn&& fn) {
   std::string word;
   bool go_on = true;
   const auto flush = [&] {
     if (!word.empty() && go_on) go_on = fn(word);
     word.clear();
   };
-  const auto emit_single = [&](char32_t cp) {
-    flush();
-    append_utf8(word, cp);
-    flush();
+  const auto pre_tokenize = [&](char32_t c) {
+    if (is_bert_whitespace(c)) {
+      flush();
+    } else if (is_bert_punctuation(c)) {
+      flush();
+      append_utf8(word, c);
+      flush();
+    } else {
+      append_utf8(word, c);
+    }
   };
+  std::u32string decomposed, lowered;
   size_t pos = 0;
   while (pos < text.size() && go_on) {
     const char32_t cp = next_code_point(text, pos);
-    if (cp == 0 || cp == kReplacementChar || is_control(cp)) continue;
-    if (is_whitespace(cp)) {
+    if (cp == 0 || cp == kReplacementChar || is_bert_control(cp)) continue;
+    if (is_bert_whitespace(cp)) {
       flush();
       continue;
     }
-    if (is_cjk(cp)) {
-      emit_single(cp);
-      continue;
+    const bool cjk = options.handle_chinese_chars && is_cjk(cp);
+    if (cjk) flush();
+    decomposed.clear();
+    if (options.strip_accents) {
+      append_nfd(decomposed, cp);
+      decomposed.erase(std::remove_if(decomposed.begin(), decomposed.end(), is_nonspacing_mark),
+                       decomposed.end());
+    } else {
+      decomposed.push_back(cp);
     }
-    char32_t chars[2];
-    int n = 1;
-    chars[0] = cp;
-    if (options.lowercase) n = to_lower(cp, chars);
-    for (int k = 0; k < n; ++k) {
-      char32_t c = options.strip_accents ? strip_accent(chars[k]) : chars[k];
-      if (c == 0) continue;
-      if (is_punctuation(c))
-        emit_single(c);
-      else
-        append_utf8(word, c);
+    if (options.lowercase) {
+      lowered.clear();
+      for (char32_t c : decomposed) append_lowercase(lowered, c);
+      for (char32_t c : lowered) pre_tokenize(c);
+    } else {
+      for (char32_t c : decomposed) pre_tokenize(c);
     }
+    if (cjk) flush();
   }
   flush();
 }
@@ -214,7 +142,25 @@ void save_vocab(const std::string& path, const std::vector<std::string>& vocab) 
   write_file_atomic(path, content);
 }
 
-WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> vocab, WordPieceOptions options)
+WordPieceOptions load_wordpiece_config(const std::string& path) {
+  const nlohmann::json j = read_json_file(path);
+  ATTND_CHECK_INPUT(j.is_object(), path, ": tokenizer_config.json must be a JSON object");
+  WordPieceOptions options;
+  const auto flag = [&](const char* key, bool fallback) {
+    const auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return fallback;
+    ATTND_CHECK_INPUT(it->is_boolean(), path, ": ", key, " must be true, false or null, got ",
+                      it->dump());
+    return it->get<bool>();
+  };
+  options.lowercase = flag("do_lower_case", true);
+  options.strip_accents = flag("strip_accents", options.lowercase);  // null: follow lowercase
+  options.handle_chinese_chars = flag("tokenize_chinese_chars", true);
+  return options;
+}
+
+WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> vocab, WordPieceOptions options,
+                                       std::vector<AddedToken> added)
     : vocab_(std::move(vocab)), options_(options) {
   ATTND_CHECK_INPUT(options_.max_chars_per_word >= 1, "max_chars_per_word must be >= 1, got ",
                     options_.max_chars_per_word);
@@ -231,6 +177,16 @@ WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> vocab, WordPiece
     *slots[k] = token_to_id(special_tokens()[k]);
     ATTND_CHECK_INPUT(*slots[k] >= 0, "the vocab has no special token ", special_tokens()[k],
                       " (a WordPiece vocab needs [PAD], [UNK], [CLS], [SEP] and [MASK])");
+    added_.push_back({special_tokens()[k], *slots[k], true});
+  }
+  for (auto& a : added) {
+    ATTND_CHECK_INPUT(!a.content.empty(), "an added token is empty");
+    const int64_t id = token_to_id(a.content);
+    ATTND_CHECK_INPUT(id >= 0 && id == a.id, "added token \"", a.content, "\" has id ", a.id,
+                      " but the vocab has it at ", id);
+    const bool known = std::any_of(added_.begin(), added_.end(),
+                                   [&](const AddedToken& b) { return b.content == a.content; });
+    if (!known) added_.push_back(std::move(a));
   }
 }
 
@@ -290,15 +246,38 @@ void WordPieceTokenizer::wordpiece(const std::string& word, std::vector<int64_t>
 
 void WordPieceTokenizer::append_ids(const std::string& text, std::vector<int64_t>& out,
                                     int64_t limit) const {
-  if (limit >= 0 && static_cast<int64_t>(out.size()) >= limit) return;
-  for_each_word(text, options_, [&](const std::string& word) {
-    wordpiece(word, out);
-    if (limit >= 0 && static_cast<int64_t>(out.size()) >= limit) {
-      out.resize(static_cast<size_t>(limit));
-      return false;
-    }
-    return true;
-  });
+  const auto full = [&] { return limit >= 0 && static_cast<int64_t>(out.size()) >= limit; };
+  if (full()) return;
+  split_on_added_tokens(
+      text, added_,
+      [&](std::string_view segment) {
+        if (full()) return;
+        for_each_word(segment, options_, [&](const std::string& word) {
+          wordpiece(word, out);
+          if (full()) {
+            out.resize(static_cast<size_t>(limit));
+            return false;
+          }
+          return true;
+        });
+      },
+      [&](const AddedToken& token) {
+        if (!full()) out.push_back(token.id);
+      });
+}
+
+Encoding WordPieceTokenizer::encode_text(const std::string& text, const std::string* pair,
+                                         const EncodeOptions& options) const {
+  std::vector<int64_t> a;
+  append_ids(to_valid_utf8(text), a, -1);
+  std::vector<int64_t> b;
+  if (pair) append_ids(to_valid_utf8(*pair), b, -1);
+  PostProcessor post;
+  post.cls_id = cls_id_;
+  post.sep_id = sep_id_;
+  post.pad_id = pad_id_;
+  return assemble_encoding(std::move(a), pair ? &b : nullptr, options, post,
+                           [this](int64_t id) -> const std::string& { return id_to_token(id); });
 }
 
 std::vector<std::string> WordPieceTokenizer::tokenize(const std::string& text) const {

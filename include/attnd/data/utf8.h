@@ -24,4 +24,23 @@ bool is_valid_utf8(std::string_view s);
 // letters readable instead of dropping them.
 std::string to_valid_utf8(std::string_view s);
 
+// ---- Unicode character properties (utf8proc, Debian's libutf8proc) ------------------------------
+// As Hugging Face's tokenizers (Rust) test them: char::is_whitespace, the unicode_categories
+// crate, char::to_lowercase and unicode-normalization's NFD. The Unicode version is utf8proc's.
+
+// The White_Space property (Rust's char::is_whitespace and Oniguruma's \s): U+0009-000D, U+0020,
+// U+0085, U+00A0, U+1680, U+2000-200A, U+2028, U+2029, U+202F, U+205F, U+3000.
+bool is_white_space(char32_t cp);
+bool is_letter(char32_t cp);           // general category L* (Lu Ll Lt Lm Lo)
+bool is_number(char32_t cp);           // N* (Nd Nl No)
+bool is_punctuation(char32_t cp);      // P* (Pc Pd Ps Pe Pi Pf Po)
+bool is_nonspacing_mark(char32_t cp);  // Mn
+// Cc, Cf, Co and Cs (not Cn: unassigned code points are kept, as HF's BertNormalizer keeps them).
+bool is_other(char32_t cp);
+// The full lowercase mapping (Rust's char::to_lowercase): U+0130 becomes i + U+0307, every other
+// code point its simple lowercase. Appends to out.
+void append_lowercase(std::u32string& out, char32_t cp);
+// The canonical decomposition of cp (NFD of a single code point, Hangul syllables included).
+void append_nfd(std::u32string& out, char32_t cp);
+
 }  // namespace attnd

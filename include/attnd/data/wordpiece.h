@@ -1,25 +1,27 @@
-// A BERT-compatible WordPiece tokenizer (the algorithm of HF's BertTokenizer) and a trainer.
+// A BERT WordPiece tokenizer with the ids of Hugging Face's BertTokenizerFast (the `tokenizers`
+// library's BertNormalizer + BertPreTokenizer + WordPiece + the [CLS]/[SEP] template), and a
+// trainer. Unicode properties come from utf8proc (utf8.h).
 //
-// Tokenisation = basic tokenizer, then WordPiece on each word:
-//  1. clean: drop U+0000, U+FFFD and control characters (Unicode Cc / Cf except \t \n \r);
-//     whitespace (\t \n \r, Unicode Zs) becomes ' '; spaces are put around CJK ideographs.
-//  2. split on whitespace; per word, lower-case and/or strip accents (options); split off every
-//     punctuation character as its own word (ASCII non-alphanumeric symbols like HF, plus the
-//     Latin-1, General Punctuation, CJK and full-width punctuation blocks).
-//  3. WordPiece: greedy longest-match-first; pieces after the first carry the "##" prefix; a word
-//     longer than max_chars_per_word code points, or with a position no vocab piece covers,
-//     becomes [UNK] as a whole.
-// Without ICU, case folding and accent stripping cover what English text and mail need: lower-
-// casing of ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic capitals; accent stripping (NFD
-// then drop combining marks, as BERT does) of Latin-1 and Latin Extended-A letters and of
-// already-decomposed combining marks U+0300-U+036F. Other scripts pass through unchanged, so an
-// accented Vietnamese or Greek letter keeps its accent where HF would strip it.
+// Tokenisation:
+//  0. added tokens: the special tokens ([PAD] [UNK] [CLS] [SEP] [MASK], and a tokenizer.json's
+//     added_tokens) are matched in the raw text first, exactly, and never split;
+//  1. normalise (BertNormalizer, in HF's order): drop U+0000, U+FFFD and Unicode Cc/Cf/Co/Cs
+//     except \t \n \r; White_Space becomes ' '; put spaces around CJK ideographs
+//     (handle_chinese_chars); strip accents = NFD then drop Mn (strip_accents); lower-case with the
+//     full mapping (lowercase; U+0130 -> i + U+0307). Accents are stripped before lower-casing, as
+//     HF does (its Python BertTokenizer does it the other way round);
+//  2. pre-tokenise (BertPreTokenizer): split on White_Space; every punctuation character (ASCII
+//     non-alphanumeric symbols, and Unicode P*) is a word of its own;
+//  3. WordPiece: greedy longest-match-first; pieces after the first carry "##"; a word longer than
+//     max_chars_per_word code points, or with a position no vocab piece covers, is [UNK] whole.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include "attnd/data/tokenizer.h"
 
 namespace attnd {
 
@@ -35,8 +37,14 @@ const std::vector<std::string>& special_tokens();  // in the order above
 struct WordPieceOptions {
   bool lowercase = true;  // bert-base-uncased: both true; cased models: both false
   bool strip_accents = true;
+  bool handle_chinese_chars = true;  // tokenizer_config.json's tokenize_chinese_chars
   int64_t max_chars_per_word = 100;
 };
+
+// vocab.txt + the tokenizer_config.json beside it (do_lower_case, strip_accents: null follows
+// do_lower_case, tokenize_chinese_chars; absent keys keep BERT's uncased defaults). InputError
+// naming the file for a key of the wrong type.
+WordPieceOptions load_wordpiece_config(const std::string& tokenizer_config_path);
 
 // vocab.txt: one token per line, the line index is the id (HF's format). InputError naming
 // "path:line" for an empty or duplicated token; InputError for a missing or empty file.
@@ -44,10 +52,13 @@ std::vector<std::string> load_vocab(const std::string& path);
 // Writes the tokens atomically (temp file + rename). InputError for a token with a line break.
 void save_vocab(const std::string& path, const std::vector<std::string>& vocab);
 
-class WordPieceTokenizer {
+class WordPieceTokenizer : public Tokenizer {
  public:
-  // InputError for a duplicated or empty token, or when a special token is missing.
-  explicit WordPieceTokenizer(std::vector<std::string> vocab, WordPieceOptions options = {});
+  // InputError for a duplicated or empty token, or when a special token is missing. `added`: more
+  // added tokens (tokenizer.json's), each already in the vocab with the id given; the five
+  // special tokens are always added.
+  explicit WordPieceTokenizer(std::vector<std::string> vocab, WordPieceOptions options = {},
+                              std::vector<AddedToken> added = {});
   static WordPieceTokenizer from_file(const std::string& vocab_path, WordPieceOptions options = {});
 
   // Words after cleaning, case/accent handling and punctuation splitting (step 1-2).
@@ -62,14 +73,21 @@ class WordPieceTokenizer {
   // Pieces joined by spaces, "##" continuations glued to the previous piece (HF's
   // convert_tokens_to_string without clean-up). [PAD], [CLS], [SEP] and [MASK] are skipped when
   // skip_special_tokens; [UNK] is always written. InputError for an id outside the vocab.
-  std::string decode(const std::vector<int64_t>& ids, bool skip_special_tokens = true) const;
+  std::string decode(const std::vector<int64_t>& ids,
+                     bool skip_special_tokens = true) const override;
+  // HF's encode(text, pair) with truncation and padding (tokenizer.h).
+  Encoding encode_text(const std::string& text, const std::string* pair,
+                       const EncodeOptions& options) const override;
+  std::string kind() const override { return "wordpiece"; }
 
-  int64_t vocab_size() const { return static_cast<int64_t>(vocab_.size()); }
+  int64_t vocab_size() const override { return static_cast<int64_t>(vocab_.size()); }
   const std::vector<std::string>& vocab() const { return vocab_; }
   const WordPieceOptions& options() const { return options_; }
   // The id of `token`, or -1 when it is not in the vocab.
-  int64_t token_to_id(const std::string& token) const;
-  const std::string& id_to_token(int64_t id) const;  // InputError outside [0, vocab_size)
+  int64_t token_to_id(const std::string& token) const override;
+  // InputError outside [0, vocab_size)
+  const std::string& id_to_token(int64_t id) const override;
+  const std::vector<AddedToken>& added_tokens() const { return added_; }
   int64_t pad_id() const { return pad_id_; }
   int64_t unk_id() const { return unk_id_; }
   int64_t cls_id() const { return cls_id_; }
@@ -84,6 +102,7 @@ class WordPieceTokenizer {
   std::vector<std::string> vocab_;
   std::unordered_map<std::string, int64_t> ids_;
   WordPieceOptions options_;
+  std::vector<AddedToken> added_;
   int64_t pad_id_ = 0, unk_id_ = 0, cls_id_ = 0, sep_id_ = 0, mask_id_ = 0;
   size_t max_piece_bytes_ = 0;  // longest token without "##": longer candidates cannot match
 };
