@@ -175,12 +175,12 @@ TEST(MixerDecode, HybridWindowAndLinearPartsMatchForward) {
     HybridMixerOptions o;
     o.feature_map = map_options("softmax_split");
     o.window = window;
-    o.gamma_init = 0.6;
+    o.affine_attention_factors = window != 4;  // both of LoLCATs' forms
     HybridMixerImpl mixer(o);
     mixer.to(torch::kDouble);
     {
       torch::NoGradGuard no_grad;
-      mixer.gamma_logit.copy_(torch::tensor({0.4, -1.3}, kF64));
+      mixer.window_factors.copy_(torch::tensor({0.4, -1.3}, kF64));
       for (auto& p : mixer.q_map->parameters()) p.add_(0.3 * torch::randn_like(p));
     }
     expect_mixer_decode_matches_forward(mixer, "hybrid W=" + std::to_string(window));

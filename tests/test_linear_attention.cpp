@@ -479,7 +479,8 @@ TEST(LinearMixer, InsideAttentionForwardBackwardAndProbs) {
 
 // The hybrid's formula, one scalar at a time.
 torch::Tensor hybrid_oracle(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& fq,
-                            const torch::Tensor& fk, const torch::Tensor& gamma,
+                            const torch::Tensor& fk, const torch::Tensor& window_factor,
+                            const torch::Tensor& linear_factor,
                             const torch::Tensor& pad, bool causal, int64_t window, double eps) {
   const int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3), F = fq.size(3);
   auto out = torch::zeros({B, H, N, N}, kF64);
@@ -501,12 +502,12 @@ torch::Tensor hybrid_oracle(const torch::Tensor& q, const torch::Tensor& k, cons
         }
         double total = 0;
         for (int64_t i = 0; i < N; ++i) {
-          if (part[i] == 1) a[i] = std::exp(s[i] - mx);
+          if (part[i] == 1) a[i] = window_factor[h].item<double>() * std::exp(s[i] - mx);
           if (part[i] == 2) {
             double dot = 0;
             for (int64_t c = 0; c < F; ++c)
               dot += fq[b][h][n][c].item<double>() * fk[b][h][i][c].item<double>();
-            a[i] = gamma[h].item<double>() * dot;
+            a[i] = linear_factor[h].item<double>() * dot;
           }
           total += a[i];
         }
@@ -516,23 +517,121 @@ torch::Tensor hybrid_oracle(const torch::Tensor& q, const torch::Tensor& k, cons
 }
 
 TEST(HybridMixer, MatchesItsFormula) {
-  HybridMixerOptions options;
-  options.feature_map = map_options("softmax_split", 2, 4);
-  options.window = 3;
-  auto mixer = std::make_shared<HybridMixerImpl>(options);
-  mixer->to(torch::kDouble);
-  EXPECT_LE(max_diff(mixer->gamma(), torch::full({2}, 0.1, kF64)), 1e-7);  // a float32 start
-  torch::manual_seed(9);
-  perturb(*mixer, 0.5);
+  for (bool affine : {false, true}) {
+    HybridMixerOptions options;
+    options.feature_map = map_options("softmax_split", 2, 4);
+    options.window = 3;
+    options.affine_attention_factors = affine;
+    auto mixer = std::make_shared<HybridMixerImpl>(options);
+    mixer->to(torch::kDouble);
+    // LoLCATs' *_w01 start: 0.1 on the window, 1 (or 0.9 affine) on the linear part.
+    EXPECT_LE(max_diff(mixer->window_factor(), torch::full({2}, 0.1, kF64)), 1e-7);
+    EXPECT_LE(max_diff(mixer->linear_factor(), torch::full({2}, affine ? 0.9 : 1.0, kF64)), 1e-7);
+    torch::manual_seed(9);
+    perturb(*mixer, 0.5);
+    auto q = torch::randn({2, 2, 8, 4}, kF64), k = torch::randn({2, 2, 8, 4}, kF64);
+    auto fq = mixer->q_map->forward(q), fk = mixer->k_map->forward(k);
+    for (bool causal : {false, true}) {
+      auto pad = padding(8);
+      auto got = mixer->weights(q, k, AttentionMask{pad, causal});
+      auto want = hybrid_oracle(q, k, fq, fk, mixer->window_factor().detach(),
+                                mixer->linear_factor().detach(), pad, causal, 3, options.eps);
+      expect_close(got, want, kTol, "affine=" + std::to_string(affine) +
+                                        " causal=" + std::to_string(causal));
+    }
+  }
+}
+
+// LoLCATs' hybrid_attention_quadratic (src/model/linear_attention/linear_window_attention_sw.py),
+// written out here in its own terms — masks from tril, window logits filled with -1e8, the factors
+// applied after the exp, one normaliser, no eps — with LoLCATs-shaped window_factors [1, H, 1, 1]
+// copied into attnd's [H] as they are. attnd's mixer with eps = 0 must give its outputs.
+torch::Tensor lolcats_hybrid_quadratic(const torch::Tensor& q, const torch::Tensor& k,
+                                       const torch::Tensor& f_q, const torch::Tensor& f_k,
+                                       const torch::Tensor& v, const torch::Tensor& window_factor,
+                                       const torch::Tensor& linear_factor, int64_t window_size) {
+  const int64_t q_len = q.size(-2), k_len = k.size(-2);
+  auto ones = torch::ones({q_len, k_len}, torch::kLong);
+  auto causal_mask = ones.tril(k_len - q_len);
+  auto mask_linear = ones.tril(-window_size);
+  auto mask_window = (causal_mask - mask_linear).view({1, 1, q_len, k_len}).to(torch::kBool);
+  mask_linear = mask_linear.view({1, 1, q_len, k_len}).to(torch::kBool);
+  auto a_sm = torch::einsum("bhmd,bhnd->bhmn", {q, k}) * std::pow(double(k.size(-1)), -0.5);
+  a_sm = a_sm.masked_fill(mask_window.logical_not(), -1e8);
+  auto a_sm_max = std::get<0>(a_sm.max(-1, true));
+  a_sm = window_factor * torch::exp(a_sm - a_sm_max);
+  auto sum_sm = a_sm.sum(-1, true);
+  auto a_ln = torch::einsum("bhmd,bhnd->bhmn", {f_q, f_k});
+  a_ln = linear_factor * a_ln.masked_fill(mask_linear.logical_not(), 0);
+  auto sum_ln = a_ln.sum(-1, true);
+  return torch::einsum("bhmn,bhnd->bhmd", {a_sm + a_ln, v}) / (sum_sm + sum_ln);
+}
+
+TEST(HybridMixer, MatchesLoLCATsHybridAttentionQuadraticWithItsWeights) {
+  torch::manual_seed(21);
+  for (bool affine : {false, true}) {
+    HybridMixerOptions options;
+    options.feature_map = map_options("softmax_split", 2, 4);
+    options.window = 3;
+    options.affine_attention_factors = affine;
+    options.eps = 0;
+    HybridMixerImpl mixer(options);
+    mixer.to(torch::kDouble);
+    perturb(mixer, 0.5);
+    // LoLCATs' parameter, shaped as LoLCATs stores it; imported by a reshape, values unchanged.
+    const auto lolcats_window_factors = torch::tensor({-2.1972245773362196, 0.7}, kF64).view({1, 2, 1, 1});
+    {
+      torch::NoGradGuard no_grad;
+      mixer.window_factors.copy_(lolcats_window_factors.reshape({2}));
+    }
+    auto q = torch::randn({2, 2, 9, 4}, kF64), k = torch::randn({2, 2, 9, 4}, kF64);
+    auto v = torch::randn({2, 2, 9, 4}, kF64);
+    auto f_q = mixer.q_map->forward(q), f_k = mixer.k_map->forward(k);
+    // LoLCATs' forward: window_factors = sigmoid(θ), linear_factors = 1 − that (affine) or 1.
+    auto wf = torch::sigmoid(lolcats_window_factors);
+    torch::Tensor lf = affine ? 1 - wf : torch::ones_like(wf);
+    auto want = lolcats_hybrid_quadratic(q, k, f_q, f_k, v, wf, lf, 3);
+    AttentionMask causal{torch::Tensor(), true};
+    auto got = mixer.forward(q, k, v, causal, {});
+    expect_close(got.detach(), want.detach(), kTol, "affine=" + std::to_string(affine));
+  }
+}
+
+// A hybrid saved before the LoLCATs form (gamma_init in its spec, gamma_logit g: a_i = σ(g) φᵀφ on
+// the linear part, exp on the window) loads as the affine form and computes the same weights.
+TEST(HybridMixer, OldGammaCheckpointsLoadWithTheSameWeights) {
+  nlohmann::json old_spec = {{"kind", "hybrid"}, {"feature_map", "softmax_split"}, {"num_heads", 2},
+                             {"head_dim", 4},     {"window", 3},                   {"gamma_init", 0.3},
+                             {"eps", 1e-6}};
+  const auto options = hybrid_mixer_options(old_spec);
+  EXPECT_TRUE(options.affine_attention_factors);
+  EXPECT_NEAR(options.init_window_factor, -std::log(0.3), 1e-15);
+  HybridMixerImpl mixer(options);
+  mixer.to(torch::kDouble);
+  torch::manual_seed(5);
+  perturb(*mixer.q_map, 0.5);
+  const auto g = torch::tensor({0.4, -1.3}, kF64);  // the old trained logits
+  auto upgraded = upgrade_hybrid_tensors({{"layers.0.mixer.gamma_logit", g}, {"other", g}});
+  ASSERT_EQ(upgraded.count("layers.0.mixer.window_factors"), 1u);
+  EXPECT_EQ(upgraded.count("layers.0.mixer.gamma_logit"), 0u);
+  EXPECT_TRUE(torch::equal(upgraded.at("other"), g));
+  {
+    torch::NoGradGuard no_grad;
+    mixer.window_factors.copy_(upgraded.at("layers.0.mixer.window_factors"));
+  }
   auto q = torch::randn({2, 2, 8, 4}, kF64), k = torch::randn({2, 2, 8, 4}, kF64);
-  auto fq = mixer->q_map->forward(q), fk = mixer->k_map->forward(k);
+  auto fq = mixer.q_map->forward(q), fk = mixer.k_map->forward(k);
   for (bool causal : {false, true}) {
     auto pad = padding(8);
-    auto got = mixer->weights(q, k, AttentionMask{pad, causal});
-    auto want = hybrid_oracle(q, k, fq, fk, mixer->gamma().detach(), pad, causal, 3,
-                              options.eps);
-    expect_close(got, want, kTol, "causal=" + std::to_string(causal));
+    // The old formula: 1 on the window, γ = σ(g) on the linear part. The new form divides by
+    // Σ + eps/σ(θ) instead of Σ + eps: at most eps·(1/σ(θ) − 1) < 1e-6 apart (padded rows: 0).
+    auto want = hybrid_oracle(q, k, fq, fk, torch::ones({2}, kF64), torch::sigmoid(g), pad, causal,
+                              3, 1e-6);
+    expect_close(mixer.weights(q, k, AttentionMask{pad, causal}).detach(), want, 1e-6,
+                 "causal=" + std::to_string(causal));
   }
+  old_spec["init_window_factor"] = 0.0;
+  EXPECT_THROW(hybrid_mixer_options(old_spec), InputError);
 }
 
 TEST(HybridMixer, WindowCoveringTheSequenceIsSoftmaxAttention) {
@@ -558,14 +657,14 @@ TEST(HybridMixer, InsideAttentionForwardBackwardAndProbs) {
   attention->set_mixer(std::make_shared<HybridMixerImpl>(options));
   attention->to(torch::kDouble);
   auto params = attention->named_parameters();
-  EXPECT_NE(params.find("mixer.gamma_logit"), nullptr);
+  EXPECT_NE(params.find("mixer.window_factors"), nullptr);
   EXPECT_NE(params.find("mixer.q_map.weight"), nullptr);
   auto x = torch::randn({2, 9, 8}, kF64);
   Taps taps;
   taps.record(kRecordProbs);
   auto out = attention->forward(x, AttentionMask{padding(9), true}, &taps, 4);
   auto sums = taps.at(4).probs.sum(-1);
-  EXPECT_LE(max_diff(sums[0], torch::ones_like(sums[0])), 1e-5);  // Σ/(Σ + eps), Σ ≥ 1
+  EXPECT_LE(max_diff(sums[0], torch::ones_like(sums[0])), 2e-5);  // Σ/(Σ + eps), Σ ≥ σ(θ) = 0.1
   out.pow(2).sum().backward();
   for (const auto& p : attention->named_parameters())
     EXPECT_GT(p.value().grad().abs().max().item<double>(), 0.0) << p.key();
@@ -580,7 +679,8 @@ TEST(MixerSpec, RoundTripsThroughMakeMixer) {
   HybridMixerOptions hyb;
   hyb.feature_map = map_options("exp", 2, 4);
   hyb.window = 5;
-  hyb.gamma_init = 0.3;
+  hyb.init_window_factor = 0.7;
+  hyb.affine_attention_factors = true;
   std::vector<Mixer> mixers = {std::make_shared<LinearMixerImpl>(lin),
                                std::make_shared<HybridMixerImpl>(hyb), make_mixer("softmax", 0.1)};
   torch::manual_seed(12);

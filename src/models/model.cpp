@@ -9,6 +9,7 @@
 
 #include "attnd/core/error.h"
 #include "attnd/models/lora_model.h"
+#include "attnd/nn/linear_mixer.h"
 
 namespace attnd {
 
@@ -86,8 +87,10 @@ TensorMap ModelImpl::state() const {
 
 // Buffers too (checkpoint_state.h): each one present is checked and copied; a missing one keeps
 // the value the model was built with (recomputed from its seed) and is named in a note.
-void ModelImpl::load_state(const TensorMap& tensors, const std::string& source) {
+void ModelImpl::load_state(const TensorMap& given, const std::string& source) {
   torch::NoGradGuard no_grad;
+  // Hybrid mixers saved before attnd took LoLCATs' parameterisation (linear_mixer.h).
+  const TensorMap tensors = upgrade_hybrid_tensors(given);
   std::set<std::string> seen;
   std::vector<std::string> regenerated;
   for (auto& item : named_buffers(/*recurse=*/true)) {

@@ -80,11 +80,40 @@ LinearMixerOptions linear_mixer_options(const nlohmann::json& spec) {
 
 HybridMixerOptions hybrid_mixer_options(const nlohmann::json& spec) {
   HybridMixerOptions o;
-  o.feature_map = read_feature_map(spec, {"window", "gamma_init"});
+  o.feature_map = read_feature_map(
+      spec, {"window", "init_window_factor", "affine_attention_factors", "gamma_init"});
   o.window = read(spec, "window", o.window);
-  o.gamma_init = read(spec, "gamma_init", o.gamma_init);
+  o.init_window_factor = read(spec, "init_window_factor", o.init_window_factor);
+  o.affine_attention_factors = read(spec, "affine_attention_factors", o.affine_attention_factors);
   o.eps = read(spec, "eps", o.eps);
+  if (spec.contains("gamma_init")) {
+    // A spec from before the LoLCATs form: γ on the linear part, 1 on the window, is the affine
+    // form with e^{−θ} = γ (upgrade_hybrid_tensors converts the trained values the same way).
+    ATTND_CHECK_INPUT(!spec.contains("init_window_factor") && !spec.contains("affine_attention_factors"),
+                      "mixer spec: give gamma_init (the old form) or init_window_factor / "
+                      "affine_attention_factors, not both: ", spec.dump());
+    const double g = read(spec, "gamma_init", 0.1);
+    ATTND_CHECK_INPUT(g > 0 && g < 1, "hybrid mixer: gamma_init must be in (0, 1), got ", g);
+    o.affine_attention_factors = true;
+    o.init_window_factor = -std::log(g);
+  }
   return o;
+}
+
+TensorMap upgrade_hybrid_tensors(TensorMap tensors) {
+  const std::string old_name = "mixer.gamma_logit";
+  TensorMap out;
+  for (auto& [name, t] : tensors) {
+    if (t.is_floating_point() && name.size() >= old_name.size() &&
+        name.compare(name.size() - old_name.size(), old_name.size(), old_name) == 0) {
+      const auto prefix = name.substr(0, name.size() - old_name.size());
+      // −log σ(g) = softplus(−g), computed without overflow for large |g|.
+      out[prefix + "mixer.window_factors"] = torch::softplus(-t);
+    } else {
+      out[name] = t;
+    }
+  }
+  return out;
 }
 
 LinearMixerImpl::LinearMixerImpl(const LinearMixerOptions& options) : options_(options) {
@@ -125,21 +154,25 @@ torch::Tensor LinearMixerImpl::forward(const torch::Tensor& q, const torch::Tens
 
 HybridMixerImpl::HybridMixerImpl(const HybridMixerOptions& options) : options_(options) {
   ATTND_CHECK_INPUT(options.window > 0, "hybrid mixer: window must be > 0, got ", options.window);
-  ATTND_CHECK_INPUT(options.gamma_init > 0 && options.gamma_init < 1,
-                    "hybrid mixer: gamma_init must be in (0, 1), got ", options.gamma_init);
+  ATTND_CHECK_INPUT(std::isfinite(options.init_window_factor),
+                    "hybrid mixer: init_window_factor must be finite, got ", options.init_window_factor);
   ATTND_CHECK_INPUT(options.eps >= 0, "hybrid mixer: eps must be >= 0, got ", options.eps);
   q_map = register_module("q_map", make_feature_map(options.feature_map));
   k_map = register_module("k_map", make_feature_map(options.feature_map));
-  const double g = options.gamma_init;
-  gamma_logit = register_parameter(
-      "gamma_logit", torch::full({options.feature_map.num_heads}, std::log(g / (1 - g))));
+  window_factors = register_parameter(
+      "window_factors", torch::full({options.feature_map.num_heads}, options.init_window_factor));
 }
 
 nlohmann::json HybridMixerImpl::spec() const {
   auto s = feature_map_spec(kind(), options_.feature_map, options_.eps);
   s["window"] = options_.window;
-  s["gamma_init"] = options_.gamma_init;
+  s["init_window_factor"] = options_.init_window_factor;
+  s["affine_attention_factors"] = options_.affine_attention_factors;
   return s;
+}
+
+torch::Tensor HybridMixerImpl::linear_factor() const {
+  return options_.affine_attention_factors ? 1 - window_factor() : torch::ones_like(window_factors);
 }
 
 torch::Tensor HybridMixerImpl::weights(const torch::Tensor& q, const torch::Tensor& k,
@@ -162,11 +195,13 @@ torch::Tensor HybridMixerImpl::weights(const torch::Tensor& q, const torch::Tens
                                                           : std::numeric_limits<float>::lowest();
   auto s = scaled_logits(q, k).masked_fill(in_window.logical_not(), lowest);
   auto a_sm = torch::exp(s - s.amax(-1, true)) * in_window.to(s.scalar_type());
+  const auto wf = window_factor().to(s.scalar_type()).view({1, -1, 1, 1});
+  const auto lf = linear_factor().to(s.scalar_type()).view({1, -1, 1, 1});
 
   const int64_t len = sequence_length(q, k);
   auto fq = q_map->forward(q, query_offset(q, k), len), fk = k_map->forward(k, 0, len);
   auto lin = torch::matmul(fq, fk.transpose(-1, -2)) * in_linear.to(fq.scalar_type());
-  auto a = a_sm + gamma().view({1, -1, 1, 1}) * lin;
+  auto a = wf * a_sm + lf * lin;
   return a / (a.sum(-1, true) + options_.eps);
 }
 

@@ -52,7 +52,8 @@ std::unique_ptr<MixerDecodeState> HybridMixerImpl::start_decode() {
   return std::make_unique<WindowDecodeState>(options_.window, k_map->output_dim());
 }
 
-// y = (Σ_{i∈W} e_i v_i + γ φ(q)ᵀS) / (Σ_{i∈W} e_i + γ φ(q)ᵀz + eps), e_i = exp(s_i − max_W s):
+// y = (σ Σ_{i∈W} e_i v_i + λ φ(q)ᵀS) / (σ Σ_{i∈W} e_i + λ φ(q)ᵀz + eps), e_i = exp(s_i − max_W s),
+// σ = σ(θ) and λ the linear factor:
 // weights() for the last row, with the linear sums over the keys that left the window.
 torch::Tensor HybridMixerImpl::decode_step(const torch::Tensor& q, const torch::Tensor& k,
                                            const torch::Tensor& v, MixerDecodeState& state) {
@@ -63,9 +64,10 @@ torch::Tensor HybridMixerImpl::decode_step(const torch::Tensor& q, const torch::
   auto s = scaled_logits(q, st.window_keys());  // [B, H, 1, min(t, W)]
   auto e = torch::exp(s - s.amax(-1, true));
   auto fq = q_map->forward(q);
-  auto g = gamma().to(q.scalar_type()).view({1, -1, 1, 1});
-  auto num = torch::matmul(e, st.window_values()) + g * torch::matmul(fq, st.S());
-  auto den = e.sum(-1, true) + g * torch::matmul(fq, st.z().unsqueeze(-1)) + options_.eps;
+  auto wf = window_factor().to(q.scalar_type()).view({1, -1, 1, 1});
+  auto lf = linear_factor().to(q.scalar_type()).view({1, -1, 1, 1});
+  auto num = wf * torch::matmul(e, st.window_values()) + lf * torch::matmul(fq, st.S());
+  auto den = wf * e.sum(-1, true) + lf * torch::matmul(fq, st.z().unsqueeze(-1)) + options_.eps;
   return num / den;
 }
 
