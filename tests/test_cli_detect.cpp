@@ -67,6 +67,14 @@ TEST(CliDetect, MakeDataTrainResumeEvalPredict) {
   ASSERT_EQ(rescored.code, 0) << rescored.output;
   auto direct = test::run("detect eval " + (tmp / "a/inference"));
   EXPECT_EQ(rescored.output, direct.output);
+  // The generic attnd eval scores a detector as attnd detect eval does (the run's detection data
+  // keys, e.g. data.channels, are not read as classifier data keys).
+  auto generic = test::run("eval " + (tmp / "a/inference") + " --json");
+  ASSERT_EQ(generic.code, 0) << generic.output;
+  const auto j = nlohmann::json::parse(generic.output.substr(generic.output.find('{')));
+  const auto expected = read_json_file(tmp / "a/result.json")["test"];
+  EXPECT_NEAR(j.at("AP").get<double>(), expected.at("AP").get<double>(), 1e-6) << generic.output;
+  EXPECT_EQ(j.at("examples").get<int64_t>(), 4);
 
   // Bad input: exit 2 with a message naming it.
   struct Case {
@@ -81,6 +89,8 @@ TEST(CliDetect, MakeDataTrainResumeEvalPredict) {
       {"detect eval " + (tmp / "a/inference") + " --images " + data + "/test/images", "--images needs --annotations"},
       {"detect eval --results " + (tmp / "p/results.json"), "--results needs --annotations"},
       {"detect predict " + (tmp / "nowhere"), "does not exist"},
+      {"eval " + (tmp / "a/inference") + " --shift invert", "this checkpoint is a detector: --shift"},
+      {"eval " + (tmp / "a/inference") + " --set data.max_length=3", "this checkpoint is a detector: --set"},
   };
   for (const auto& c : bad) {
     auto r = test::run(c.args);

@@ -61,6 +61,23 @@ TEST(DetrSine, MatchesAHandLoop) {
       }
 }
 
+TEST(DetrSine, BoxEncodingMatchesAHandLoop) {
+  // Blocks (cy, cx, h, w), each coordinate × 2π encoded like a normalised feature-map position.
+  auto boxes = torch::tensor({0.3, 0.7, 0.2, 0.5, 0.9, 0.1, 0.05, 0.4}, torch::kFloat).view({2, 4});
+  const int64_t d = 8, half = 4;
+  auto e = sine_box_encoding(boxes, d);
+  ASSERT_EQ(e.sizes(), (std::vector<int64_t>{2, 16}));
+  const int order[4] = {1, 0, 3, 2};
+  for (int64_t q = 0; q < 2; ++q)
+    for (int block = 0; block < 4; ++block)
+      for (int64_t i = 0; i < half; ++i) {
+        const double v = boxes[q][order[block]].item<double>() * 2 * M_PI;
+        const double t = std::pow(10000.0, 2.0 * (i / 2) / half);
+        EXPECT_NEAR(e[q][block * half + i].item<double>(), i % 2 == 0 ? std::sin(v / t) : std::cos(v / t),
+                    1e-5);
+      }
+}
+
 torch::Tensor random_cxcywh(int64_t n) {
   auto c = torch::rand({n, 2}) * 0.8 + 0.1, s = torch::rand({n, 2}) * 0.4 + 0.02;
   return torch::cat({c, s}, 1);
@@ -257,6 +274,85 @@ TEST(DetrModel, KsInferenceModelIsTheBaseline) {
   EXPECT_FALSE(a.has("aux.0.logits"));
   EXPECT_TRUE(torch::equal(a.logits, b.logits));
   EXPECT_TRUE(torch::equal(a.at("pred_boxes"), b.at("pred_boxes")));
+}
+
+// anchor_query_pos: the positional queries are an MLP of the anchors' sine embedding (no learned
+// query embeddings), a KS model's inference model is still its baseline's, and it refuses to run
+// without anchors.
+TEST(DetrModel, AnchorPositionalQueries) {
+  torch::manual_seed(8);
+  auto j = tiny_detr(true);
+  j["query_anchors"] = true;
+  j["anchor_query_pos"] = true;
+  auto ks = create_model(j);
+  auto state = ks->state();
+  EXPECT_EQ(state.count("query_position_embeddings"), 0u);
+  EXPECT_EQ(state.at("query_pos_head.layers.0.weight").sizes(), (std::vector<int64_t>{16, 32}));
+  EXPECT_EQ(state.at("query_pos_head.layers.1.weight").sizes(), (std::vector<int64_t>{16, 16}));
+  auto plain = ks->inference_model();
+  ASSERT_TRUE(plain);
+  auto base_json = j;
+  base_json["ks_triple_attention"] = false;
+  auto base = create_model(base_json);
+  std::vector<std::string> names, base_names;
+  for (const auto& [n, t] : plain->state()) names.push_back(n);
+  for (const auto& [n, t] : base->state()) base_names.push_back(n);
+  EXPECT_EQ(names, base_names);
+  auto batch = tiny_batch();
+  ks->train();
+  auto out = ks->forward(batch.input);
+  EXPECT_TRUE(out.has("teacher1.logits"));
+  // The anchors get a gradient through the positional queries too, not only through the boxes.
+  auto loss = out.extra.at("aux.0.logits").sum();
+  loss.backward();
+  EXPECT_TRUE(ks->state().at("query_anchors").grad().defined());
+  EXPECT_GT(ks->state().at("query_anchors").grad().abs().sum().item<double>(), 0.0);
+  j["query_anchors"] = false;
+  EXPECT_NE(test::error_of([&] { create_model(j); }).find("anchor_query_pos needs query_anchors"),
+            std::string::npos);
+}
+
+// two_stage: every encoder token proposes a box ("enc.*", under its own set loss), the decoder's
+// anchors are the best proposals (so each query's box starts on its proposal), no learned anchors,
+// and the KS model's inference model is still exactly the baseline.
+TEST(DetrModel, TwoStageProposalsAreTheQueriesAnchors) {
+  torch::manual_seed(9);
+  auto j = tiny_detr(true);
+  j["query_anchors"] = true;
+  j["anchor_query_pos"] = true;
+  j["two_stage"] = true;
+  auto ks = create_model(j);
+  EXPECT_EQ(ks->state().count("query_anchors"), 0u);
+  EXPECT_EQ(ks->state().count("enc_class.weight"), 1u);
+  auto base_json = j;
+  base_json["ks_triple_attention"] = false;
+  auto base = create_model(base_json);
+  std::vector<std::string> names, base_names;
+  for (const auto& [n, t] : ks->inference_model()->state()) names.push_back(n);
+  for (const auto& [n, t] : base->state()) base_names.push_back(n);
+  EXPECT_EQ(names, base_names);
+  auto batch = tiny_batch();
+  base->eval();
+  torch::NoGradGuard no_grad;
+  auto out = base->forward(batch.input);
+  const auto& enc_logits = out.at("enc.logits");
+  const auto& enc_boxes = out.at("enc.pred_boxes");
+  const int64_t tokens = enc_logits.size(1);
+  ASSERT_EQ(enc_logits.sizes(), (std::vector<int64_t>{batch.input.pixel_values.size(0), tokens, 4}));
+  // The box head's last layer starts at zero: each query's box is its proposal's box, and the
+  // proposals are the 5 best tokens by class score.
+  auto score = enc_logits.softmax(-1).narrow(-1, 0, 3).amax(-1).clone();
+  ASSERT_EQ(tokens, 64);  // stride 4: 8 × 8 cells; image 1's last two columns are padding
+  for (int64_t t = 0; t < tokens; ++t)
+    if (t % 8 >= 6) score[1][t] = -1e9;
+  for (int64_t b = 0; b < enc_logits.size(0); ++b) {
+    auto top = std::get<1>(score[b].topk(5));
+    auto expected = enc_boxes[b].index_select(0, top);
+    EXPECT_TRUE(torch::allclose(out.at("pred_boxes")[b], expected, 1e-4, 1e-5)) << b;
+  }
+  j["anchor_query_pos"] = false;
+  EXPECT_NE(test::error_of([&] { create_model(j); }).find("two_stage needs anchor_query_pos"),
+            std::string::npos);
 }
 
 TEST(DetrModel, TrainingLowersTheLossWithABackboneGroup) {

@@ -11,6 +11,7 @@
 #include "attnd/data/text_batches.h"
 #include "attnd/data/text_dataset.h"
 #include "attnd/models/model_io.h"
+#include "attnd/methods/detect.h"
 #include "attnd/methods/linearize.h"
 #include "attnd/methods/recipe.h"
 #include "attnd/methods/recipe_data.h"
@@ -78,6 +79,46 @@ void print_metrics(const EvalOptions& o, const std::string& what, const Metrics&
     std::cout << "loss " << std::setprecision(4) << m.at("loss") << "\n";
 }
 
+// A detector: COCO box AP/AR on a split of its run's detection data set (data.dir of the run's
+// config.toml, or --data-dir), as `attnd detect eval` computes it. The classifier-only options
+// are refused by name rather than read as data keys the detection recipe does not have.
+void evaluate_detector_checkpoint(const EvalOptions& o, ModelImpl& model, const torch::Device& device) {
+  auto refuse = [](bool given, const char* option) {
+    ATTND_CHECK_INPUT(!given, "this checkpoint is a detector: ", option, " does not apply to it "
+                      "(attnd eval scores it by COCO box AP; attnd detect eval takes --images/"
+                      "--annotations for other data)");
+  };
+  refuse(!o.data.empty(), "--data");
+  refuse(!o.overrides.empty(), "--set");
+  refuse(!o.ensemble.empty(), "--with");
+  refuse(o.shift != "none", "--shift");
+  refuse(o.fidelity, "--fidelity");
+  refuse(!o.triggered.empty(), "--triggered");
+  const auto config = checkpoint_detect_config(o.checkpoint);
+  auto dir = o.data_dir.empty() ? config.get_string("data.dir") : o.data_dir;
+  if (dir.empty()) dir = kDefaultDetectionData;
+  auto data = load_detection_split(dir, o.split, detection_data_options(config, false));
+  const auto predicted = checkpoint_categories(o.checkpoint, model);
+  ATTND_CHECK_INPUT(static_cast<int64_t>(predicted.size()) == data->num_classes(), dir, "/", o.split,
+                    " has ", data->num_classes(), " categories, the model predicts ", predicted.size());
+  for (size_t i = 0; i < predicted.size(); ++i)
+    ATTND_CHECK_INPUT(predicted[i].id == data->category_ids()[i], "category ", i, " of the model has id ",
+                      predicted[i].id, " but ", dir, "/", o.split, "'s has id ", data->category_ids()[i]);
+  const auto result = evaluate_detector(model, *data, o.batch_size, device,
+                                        detection_output_options(config, model));
+  if (o.json) {
+    nlohmann::json out = coco_metrics(result);
+    out["checkpoint"] = o.checkpoint;
+    out["data_dir"] = dir;
+    out["split"] = o.split;
+    out["examples"] = data->size();
+    std::cout << out.dump(2) << "\n";
+    return;
+  }
+  std::cout << o.checkpoint << " on " << dir << "/" << o.split << " (" << data->size()
+            << " images):\n" << format_coco_summary(result);
+}
+
 }  // namespace
 
 void add_eval_command(CLI::App& app) {
@@ -126,16 +167,20 @@ void add_eval_command(CLI::App& app) {
   cmd->callback([o]() {
     configure_threads(o->threads);
     auto device = parse_device(o->device);
+    // A detector's data keys (data.channels, data.image_size, ...) are the detection recipe's.
+    auto first = load_model(o->checkpoint, device);
+    if (first->task_kind() == TaskKind::kDetection)
+      return evaluate_detector_checkpoint(*o, *first, device);
     std::string run_config;
     auto config = data_config(*o, run_config);
     const auto transform = parse_image_transform(o->shift);
     const auto dataset = config.get_string("data.dataset");
     ATTND_CHECK_INPUT(o->shift == "none" || dataset == "fashion-mnist",
                       "--shift applies to images; the data is ", dataset);
-    std::vector<Model> members;
+    std::vector<Model> members{first};
     std::vector<std::string> paths{o->checkpoint};
     paths.insert(paths.end(), o->ensemble.begin(), o->ensemble.end());
-    for (const auto& path : paths) members.push_back(load_model(path, device));
+    for (size_t i = 1; i < paths.size(); ++i) members.push_back(load_model(paths[i], device));
     auto data = load_recipe_data(config);
     for (size_t i = 0; i < members.size(); ++i) {
       try {

@@ -40,6 +40,8 @@ const std::vector<ConfigField<DetrConfig>>& detr_fields() {
       bool_field("use_focal_loss", &C::use_focal_loss),
       double_field("focal_alpha", &C::focal_alpha),
       bool_field("query_anchors", &C::query_anchors),
+      bool_field("anchor_query_pos", &C::anchor_query_pos),
+      bool_field("two_stage", &C::two_stage),
       bool_field("ks_triple_attention", &C::ks_triple_attention),
   };
   return fields;
@@ -62,6 +64,10 @@ DetrConfig DetrConfig::from_json(const nlohmann::json& json) {
                    c.bbox_loss_coefficient, c.giou_loss_coefficient, c.eos_coefficient})
     ATTND_CHECK_INPUT(std::isfinite(v) && v >= 0, "detr config: matching costs and loss "
                       "coefficients must be finite and >= 0, got ", v);
+  ATTND_CHECK_INPUT(!c.anchor_query_pos || c.query_anchors, "detr config: anchor_query_pos needs "
+                    "query_anchors = true (the positional queries are computed from the anchors)");
+  ATTND_CHECK_INPUT(!c.two_stage || c.anchor_query_pos, "detr config: two_stage needs "
+                    "anchor_query_pos = true (the selected proposals are the queries' anchors)");
   ATTND_CHECK_INPUT(c.focal_alpha > 0 && c.focal_alpha < 1, "detr config: focal_alpha must be in "
                     "(0, 1), got ", c.focal_alpha);
   const double d = double(c.d_model), w = double(c.backbone_width);
@@ -104,9 +110,10 @@ torch::Tensor DetrConvStageImpl::forward(const torch::Tensor& x) {
   return torch::relu(norm2(conv2(torch::relu(norm1(conv1(x))))));
 }
 
-DetrMlpImpl::DetrMlpImpl(int64_t d, int64_t out, int64_t n) {
+DetrMlpImpl::DetrMlpImpl(int64_t d, int64_t out, int64_t n, int64_t in) {
   layers = register_module("layers", torch::nn::ModuleList());
-  for (int64_t i = 0; i < n; ++i) layers->push_back(torch::nn::Linear(d, i + 1 == n ? out : d));
+  for (int64_t i = 0; i < n; ++i)
+    layers->push_back(torch::nn::Linear(i == 0 && in > 0 ? in : d, i + 1 == n ? out : d));
 }
 
 torch::Tensor DetrMlpImpl::forward(torch::Tensor x) {
@@ -129,9 +136,12 @@ DetrModelImpl::DetrModelImpl(const DetrConfig& c) : config_(c) {
   }
   input_projection = register_module("input_projection",
                                      torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, d, 1)));
-  query_position_embeddings =
-      register_parameter("query_position_embeddings", torch::randn({c.num_queries, d}));
-  if (c.query_anchors) {
+  if (c.anchor_query_pos)
+    query_pos_head = register_module("query_pos_head", DetrMlp(d, d, 2, 2 * d));
+  else
+    query_position_embeddings =
+        register_parameter("query_position_embeddings", torch::randn({c.num_queries, d}));
+  if (c.query_anchors && !c.two_stage) {
     // Anchors in inverse-sigmoid space: centres spread uniformly, sides 0.1 of the image.
     auto centres = torch::rand({c.num_queries, 2}).clamp(0.01, 0.99);
     auto sides = torch::full({c.num_queries, 2}, 0.1);
@@ -156,7 +166,20 @@ DetrModelImpl::DetrModelImpl(const DetrConfig& c) : config_(c) {
   class_labels_classifier =
       register_module("class_labels_classifier", torch::nn::Linear(d, c.labels.num_labels + 1));
   bbox_predictor = register_module("bbox_predictor", DetrMlp(d, 4, 3));
+  if (c.two_stage) {
+    enc_output = register_module("enc_output", torch::nn::Linear(d, d));
+    enc_output_norm = register_module(
+        "enc_output_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(1e-5)));
+    enc_class = register_module("enc_class", torch::nn::Linear(d, c.labels.num_labels + 1));
+    enc_bbox = register_module("enc_bbox", DetrMlp(d, 4, 3));
+  }
   torch::NoGradGuard no_grad;
+  if (enc_bbox) {  // every token starts by proposing its own cell box
+    auto l = enc_bbox->layers[2]->as<torch::nn::Linear>();
+    l->weight.zero_();
+    l->bias.zero_();
+    if (c.use_focal_loss) enc_class->bias.fill_(-std::log((1 - 0.01) / 0.01));
+  }
   // The last box layer starts at zero: every query starts at its anchor (or the image centre).
   auto last = bbox_predictor->layers[2]->as<torch::nn::Linear>();
   last->weight.zero_();
@@ -213,10 +236,46 @@ torch::Tensor DetrModelImpl::foreground_tokens(const torch::Tensor& foreground_m
   return m.flatten(1).gt(0).logical_and(e.valid).to(torch::kFloat);
 }
 
+torch::Tensor DetrModelImpl::query_positions(const torch::Tensor& anchors, int64_t batch) {
+  if (!query_pos_head) return query_position_embeddings.unsqueeze(0).expand({batch, -1, -1});
+  auto pos = query_pos_head(sine_box_encoding(torch::sigmoid(anchors), config_.d_model));
+  return pos.dim() == 2 ? pos.unsqueeze(0).expand({batch, -1, -1}) : pos;
+}
+
+torch::Tensor DetrModelImpl::propose(ModelOutput& out, const torch::Tensor& memory, const Encoded& e) {
+  const int64_t b = memory.size(0), rows = e.rows, cols = e.cols;
+  auto h = enc_output_norm(enc_output(memory));
+  auto logits = enc_class(h);
+  // Each token's cell: centre of its feature cell, sides of two cells, in canvas fractions.
+  auto opts = memory.options();
+  auto ys = (torch::arange(rows, opts) + 0.5) / double(rows);
+  auto xs = (torch::arange(cols, opts) + 0.5) / double(cols);
+  auto grid = torch::meshgrid({ys, xs}, "ij");
+  auto cell = torch::stack({grid[1].flatten(), grid[0].flatten(),
+                            torch::full({rows * cols}, 2.0 / double(cols), opts),
+                            torch::full({rows * cols}, 2.0 / double(rows), opts)}, -1)
+                  .clamp(1e-3, 1 - 1e-3);
+  auto raw = enc_bbox(h) + torch::log(cell / (1 - cell)).unsqueeze(0);
+  out.extra["enc.logits"] = logits;
+  out.extra["enc.pred_boxes"] = torch::sigmoid(raw);
+  // The best proposals by their best class score; padded tokens are never chosen.
+  const int64_t classes = logits.size(-1) - 1;
+  auto score = config_.use_focal_loss ? logits.narrow(-1, 0, classes).amax(-1)
+                                      : logits.softmax(-1).narrow(-1, 0, classes).amax(-1);
+  score = score.detach().masked_fill(e.valid.logical_not(), -1e9);
+  const int64_t k = std::min<int64_t>(config_.num_queries, score.size(1));
+  auto top = std::get<1>(score.topk(k, 1));
+  auto anchors = raw.detach().gather(1, top.unsqueeze(-1).expand({b, k, 4}));
+  if (k < config_.num_queries)  // a map smaller than the query count: the rest at the centre
+    anchors = torch::cat({anchors, torch::zeros({b, config_.num_queries - k, 4}, opts)}, 1);
+  return anchors;
+}
+
 std::vector<torch::Tensor> DetrModelImpl::decode(const torch::Tensor& memory, const Encoded& e,
-                                                 Taps* taps, bool all_layers) {
+                                                 const torch::Tensor& anchors, Taps* taps,
+                                                 bool all_layers) {
   const int64_t b = memory.size(0);
-  auto query_pos = query_position_embeddings.unsqueeze(0).expand({b, -1, -1});
+  auto query_pos = query_positions(anchors, b);
   auto tgt = torch::zeros_like(query_pos);
   AttentionMask memory_mask;
   memory_mask.key_padding = e.valid;
@@ -229,10 +288,11 @@ std::vector<torch::Tensor> DetrModelImpl::decode(const torch::Tensor& memory, co
   return outs;
 }
 
-void DetrModelImpl::add_heads(ModelOutput& out, const std::string& prefix, const torch::Tensor& h) {
+void DetrModelImpl::add_heads(ModelOutput& out, const std::string& prefix, const torch::Tensor& h,
+                              const torch::Tensor& anchors) {
   auto logits = class_labels_classifier(h);
   auto raw = bbox_predictor(h);
-  if (query_anchors.defined()) raw = raw + query_anchors.unsqueeze(0);
+  if (anchors.defined()) raw = raw + (anchors.dim() == 2 ? anchors.unsqueeze(0) : anchors);
   auto boxes = torch::sigmoid(raw);
   if (prefix.empty()) {
     out.logits = logits;
@@ -268,14 +328,24 @@ ModelOutput DetrModelImpl::forward(const ModelInput& input, Taps* taps) {
     auto t1 = memory_of(z.teacher_weights), t2 = memory_of(z.teacher_values);
     x = memory_of(z.student);
     record_hidden(taps, last, x);
-    // Each teacher: the same decoder and heads, supervised on their last layer only.
-    add_heads(out, "teacher1.", decode(t1, e, nullptr, false).back());
-    add_heads(out, "teacher2.", decode(t2, e, nullptr, false).back());
+    // Each teacher: the same decoder, queries (two-stage: the student's proposals) and heads,
+    // supervised on their last layer only.
+    auto anchors = enc_class ? propose(out, x, e) : query_anchors;
+    add_heads(out, "teacher1.", decode(t1, e, anchors, nullptr, false).back(), anchors);
+    add_heads(out, "teacher2.", decode(t2, e, anchors, nullptr, false).back(), anchors);
+    finish(out, x, e, anchors, taps, aux);
+    return out;
   }
-  auto hs = decode(x, e, taps, aux);
-  add_heads(out, "", hs.back());
-  for (size_t i = 0; i + 1 < hs.size(); ++i) add_heads(out, "aux." + std::to_string(i) + ".", hs[i]);
+  finish(out, x, e, enc_class ? propose(out, x, e) : query_anchors, taps, aux);
   return out;
+}
+
+void DetrModelImpl::finish(ModelOutput& out, const torch::Tensor& memory, const Encoded& e,
+                           const torch::Tensor& anchors, Taps* taps, bool aux) {
+  auto hs = decode(memory, e, anchors, taps, aux);
+  add_heads(out, "", hs.back(), anchors);
+  for (size_t i = 0; i + 1 < hs.size(); ++i)
+    add_heads(out, "aux." + std::to_string(i) + ".", hs[i], anchors);
 }
 
 std::shared_ptr<ModelImpl> DetrModelImpl::inference_model() const {
@@ -287,7 +357,7 @@ std::shared_ptr<ModelImpl> DetrModelImpl::inference_model() const {
   for (const auto& [name, t] : state())
     if (name.find(".ks.") == std::string::npos) kept[name] = t.detach().clone();
   model->load_state(kept, "the KS-DETR model without its teachers");
-  model->to(query_position_embeddings.device());
+  model->to(class_labels_classifier->weight.device());
   model->train(is_training());
   return model;
 }

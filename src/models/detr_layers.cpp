@@ -35,6 +35,26 @@ torch::Tensor sine_position_encoding(const torch::Tensor& mask, int64_t dim) {
   return pos.flatten(1, 2);
 }
 
+torch::Tensor sine_box_encoding(const torch::Tensor& boxes, int64_t dim) {
+  ATTND_CHECK(boxes.size(-1) == 4 && dim % 2 == 0 && dim >= 2, "sine box encoding needs boxes "
+              "[..., 4] and an even width, got ", boxes.sizes(), " and ", dim);
+  const int64_t half = dim / 2;
+  constexpr double kScale = 2 * M_PI, kTemperature = 10000.0;
+  auto i = torch::arange(half, boxes.options());
+  auto t = torch::pow(kTemperature, 2 * torch::floor(i / 2) / static_cast<double>(half));
+  auto even = torch::arange(0, half, 2, torch::kLong).to(boxes.device());
+  auto odd = torch::arange(1, half, 2, torch::kLong).to(boxes.device());
+  auto encode = [&](const torch::Tensor& coord) {
+    auto a = (coord * kScale).unsqueeze(-1) / t;
+    auto out = torch::empty_like(a);
+    out.index_copy_(-1, even, a.index_select(-1, even).sin());
+    out.index_copy_(-1, odd, a.index_select(-1, odd).cos());
+    return out;
+  };
+  return torch::cat({encode(boxes.select(-1, 1)), encode(boxes.select(-1, 0)),
+                     encode(boxes.select(-1, 3)), encode(boxes.select(-1, 2))}, -1);
+}
+
 namespace {
 AttentionOptions attention_options(const DetrLayerOptions& o) {
   AttentionOptions a;

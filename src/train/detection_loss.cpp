@@ -185,6 +185,7 @@ DetectionLoss detection_loss(const ModelOutput& out, const std::vector<TensorMap
   if (o.auxiliary)
     for (int i = 0; out.has("aux." + std::to_string(i) + ".logits"); ++i)
       add_group("aux." + std::to_string(i) + ".");
+  if (out.has("enc.logits")) add_group("enc.");  // two-stage: every token's proposal
   for (const char* teacher : {"teacher1.", "teacher2."})
     if (out.has(std::string(teacher) + "logits")) add_group(teacher);
   return total;

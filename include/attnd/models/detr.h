@@ -8,8 +8,8 @@
 //
 // Parameter names (HF DetrForObjectDetection's shape; the attention modules are attnd's, with
 // ViT-style projection names):
-//   backbone.stages.N.{conv1,norm1,conv2,norm2}.*, input_projection.*, query_position_embeddings,
-//   [query_anchors], encoder.layers.N.*, [encoder.layers.<last>.ks.*], decoder.layers.N.*,
+//   backbone.stages.N.{conv1,norm1,conv2,norm2}.*, input_projection.*, query_position_embeddings
+//   (or, with anchor_query_pos, query_pos_head.layers.{0,1}.*), [query_anchors], encoder.layers.N.*, [encoder.layers.<last>.ks.*], decoder.layers.N.*,
 //   decoder.layernorm.*, class_labels_classifier.*, bbox_predictor.layers.{0,1,2}.*
 //
 // forward → logits [B, Q, C + 1] and extra "pred_boxes" [B, Q, 4] of the last decoder layer; in
@@ -56,6 +56,14 @@ struct DetrConfig {
   bool use_focal_loss = false;   // sigmoid focal loss over the C classes instead
   double focal_alpha = 0.25;
   bool query_anchors = false;        // a learned anchor box per query (box prior)
+  // DAB-DETR's positional queries: MLP(sine(anchor)) instead of learned embeddings, so that
+  // each query's cross-attention starts looking at its anchor (needs query_anchors).
+  bool anchor_query_pos = false;
+  // Two-stage (Deformable DETR / DINO's query selection): every encoder token proposes a box
+  // (class and box heads on the memory, the box relative to the token's cell) under its own set
+  // loss ("enc.*" outputs), and the decoder's anchors are the num_queries best proposals
+  // (detached) instead of learned ones. Needs query_anchors and anchor_query_pos.
+  bool two_stage = false;
   bool ks_triple_attention = false;  // KS-DETR's teachers in the last encoder layer (training)
   LabelMap labels;
 
@@ -77,7 +85,7 @@ TORCH_MODULE(DetrConvStage);
 
 // DETR's box head: Linear → ReLU → Linear → ReLU → Linear(4), named layers.{0,1,2}.
 struct DetrMlpImpl : torch::nn::Module {
-  DetrMlpImpl(int64_t d, int64_t out, int64_t layers);
+  DetrMlpImpl(int64_t d, int64_t out, int64_t layers, int64_t in = 0);  // in: 0 = d
   torch::Tensor forward(torch::Tensor x);
   torch::nn::ModuleList layers{nullptr};
 };
@@ -113,13 +121,28 @@ class DetrModelImpl : public ModelImpl {
   torch::nn::LayerNorm decoder_layernorm{nullptr};
   torch::nn::Linear class_labels_classifier{nullptr};
   DetrMlp bbox_predictor{nullptr};
+  DetrMlp query_pos_head{nullptr};  // anchor_query_pos: sine(anchor) [Q, 2D] → [Q, D]
+  // two_stage: enc_output (Linear + LayerNorm) → enc_class / enc_bbox on every memory token.
+  torch::nn::Linear enc_output{nullptr}, enc_class{nullptr};
+  torch::nn::LayerNorm enc_output_norm{nullptr};
+  DetrMlp enc_bbox{nullptr};
   KsTeacher ks{nullptr};  // registered under the last encoder layer as "ks"
 
  private:
   // The per-layer decoder outputs (after the decoder's final norm) for one memory.
-  std::vector<torch::Tensor> decode(const torch::Tensor& memory, const Encoded& e, Taps* taps,
-                                    bool all_layers);
-  void add_heads(ModelOutput& out, const std::string& prefix, const torch::Tensor& h);
+  std::vector<torch::Tensor> decode(const torch::Tensor& memory, const Encoded& e,
+                                    const torch::Tensor& anchors, Taps* taps, bool all_layers);
+  // The positional queries [B, Q, D] of anchors [B, Q, 4] in inverse-sigmoid space (undefined:
+  // the learned embeddings).
+  torch::Tensor query_positions(const torch::Tensor& anchors, int64_t batch);
+  // two_stage: adds "enc.logits" / "enc.pred_boxes" of every token to `out` and returns the
+  // selected anchors [B, Q, 4] (inverse-sigmoid space, detached).
+  torch::Tensor propose(ModelOutput& out, const torch::Tensor& memory, const Encoded& e);
+  void add_heads(ModelOutput& out, const std::string& prefix, const torch::Tensor& h,
+                 const torch::Tensor& anchors);
+  // The student's decoder and heads: the main outputs and (aux) "aux.<i>.*".
+  void finish(ModelOutput& out, const torch::Tensor& memory, const Encoded& e,
+              const torch::Tensor& anchors, Taps* taps, bool aux);
   DetrConfig config_;
 };
 

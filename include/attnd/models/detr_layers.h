@@ -23,6 +23,11 @@ namespace attnd {
 // feature i of the y half is sin(y / t_i) (i even) or cos(y / t_i) (i odd), likewise for x.
 // Returns [B, H·W, D] (row-major tokens), the y half first. D must be even.
 torch::Tensor sine_position_encoding(const torch::Tensor& mask, int64_t dim);
+// DAB-DETR's sine embedding of boxes in [0, 1]: boxes [..., 4] (cx, cy, w, h) → [..., 2·dim], the
+// blocks in the order (cy, cx, h, w) — the first two as the feature map's (y, x) halves, each
+// coordinate c × 2π encoded as sine_position_encoding encodes a normalised position
+// (dim / 2 features per coordinate, sin and cos interleaved).
+torch::Tensor sine_box_encoding(const torch::Tensor& boxes, int64_t dim);
 
 struct DetrLayerOptions {
   int64_t d_model = 64;
