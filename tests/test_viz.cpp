@@ -12,6 +12,7 @@
 #include <stb_image.h>
 
 #include "attnd/core/error.h"
+#include "attnd/viz/axes.h"
 #include "attnd/viz/colormap.h"
 #include "attnd/viz/heatmap.h"
 #include "attnd/viz/image.h"
@@ -357,7 +358,7 @@ TEST(Report, TextHasNoOverlayAndChecksShapes) {
   ASSERT_EQ(files.size(), 2u);
   Loaded layer = load_png(dir / "layer3.png");
   EXPECT_GT(layer.width, 2 * 256);
-  EXPECT_LT(layer.width, 2 * 256 + 100);
+  EXPECT_LT(layer.width, 2 * 256 + 200);  // + index ticks and the colour bar
   // A 5-token map cannot belong to a 3×3 patch grid.
   std::map<std::string, std::map<int64_t, torch::Tensor>> small;
   small["teacher"] = random_layers({0}, 2, 5);
@@ -365,6 +366,106 @@ TEST(Report, TextHasNoOverlayAndChecksShapes) {
   EXPECT_THROW(write_attention_report(dir.path(), {}, torch::Tensor(), 0, 0), InputError);
   small["teacher"][0] = torch::rand({5, 5});
   EXPECT_THROW(write_attention_report(dir.path(), small, torch::Tensor(), 0, 0), InputError);
+}
+
+// ---- colour bar and token ticks (issue 17) ---------------------------------------------------------
+
+// The values written on the bar invert scale_for_display; by hand for vmax 0.8.
+TEST(Axes, ColorBarValuesInvertTheScaling) {
+  EXPECT_DOUBLE_EQ(color_bar_value(0.5, 0.8, ColorScaling::kLinear), 0.4);
+  EXPECT_DOUBLE_EQ(color_bar_value(0.5, 0.8, ColorScaling::kSqrt), 0.2);
+  EXPECT_NEAR(color_bar_value(0.0, 0.8, ColorScaling::kLog), 0.8e-3, 1e-15);
+  EXPECT_NEAR(color_bar_value(0.5, 0.8, ColorScaling::kLog), 0.8 * std::pow(10.0, -1.5), 1e-15);
+  for (auto scaling : {ColorScaling::kLinear, ColorScaling::kSqrt, ColorScaling::kLog}) {
+    ColorStyle style;
+    style.scaling = scaling;
+    style.vmax = 0.8;
+    for (double t : {0.25, 0.5, 0.75, 1.0}) {
+      auto v = torch::tensor({color_bar_value(t, 0.8, scaling)}, torch::kDouble);
+      EXPECT_NEAR(scale_for_display(v, style).item<double>(), t, 1e-6) << t;
+    }
+  }
+}
+
+// The bar runs from viridis' last colour at the top to its first at the bottom (matplotlib's
+// values, as in Colormap.EndpointsAndControlPointsMatchMatplotlib), with its range written beside.
+TEST(Axes, ColorBarShowsTheColormapTopToBottom) {
+  const Image bar = color_bar(100, 0.8, ColorStyle{});
+  std::vector<int> rows;  // rows of column 5 in bar colours, top to bottom
+  for (int y = 0; y < bar.height; ++y)
+    if (bar.pixel(5, y) != kWhite && bar.pixel(5, y) != kBlack) rows.push_back(y);
+  ASSERT_EQ(rows.size(), 100u);
+  EXPECT_EQ(bar.pixel(5, rows.front()), kViridis255);
+  EXPECT_EQ(bar.pixel(5, rows.back()), kViridis0);
+  EXPECT_EQ(bar.pixel(5, rows[50]), colormap_color(1.0 - 50.0 / 99.0));
+  // Text beside the bar: "0.8", "0.4" and "0" are wider than nothing.
+  EXPECT_GT(bar.width, 12 + text_width("0.8"));
+}
+
+TEST(Axes, TokenTicksNameTokensPatchRowsOrIndices) {
+  EXPECT_EQ(text_token_ticks({"[CLS]", "hello", "##ing", "extraordinarily"}),
+            (TokenTicks{"[CLS]", "hello", "##ing", "extraordi~"}));
+  // 60 tokens > 48: every 5th index (60 / 5 = 12 ticks <= 16).
+  auto many = text_token_ticks(std::vector<std::string>(60, "w"));
+  ASSERT_EQ(many.size(), 60u);
+  EXPECT_EQ(many[0], "0");
+  EXPECT_EQ(many[5], "5");
+  EXPECT_EQ(many[55], "55");
+  EXPECT_EQ(many[3], "");
+  // CLS, then patch rows of a 2×3 grid at tokens 1 and 4.
+  EXPECT_EQ(vit_token_ticks(2, 3), (TokenTicks{"CLS", "r0", "", "", "r1", "", ""}));
+}
+
+// Tick marks sit at the centre of each position's cells: 4 positions of 20 px at 10, 30, 50, 70.
+// Labels closer than a text line are thinned: at 10 px (less than a line), every other one.
+TEST(Axes, TicksSitAtCellCentres) {
+  ASSERT_LT(text_height("0"), 20);
+  Image map(80, 80, kViridis0);
+  const Image out = with_token_ticks(map, {"a", "b", "c", "d"}, 20.0);
+  const int left = out.width - 80;
+  ASSERT_GT(left, 3);
+  EXPECT_EQ(out.pixel(left, 0), kViridis0);  // the map, shifted right by the margin
+  for (int c : {10, 30, 50, 70}) {
+    EXPECT_EQ(out.pixel(left - 1, c), kBlack) << c;   // query tick, left
+    EXPECT_EQ(out.pixel(left + c, 80), kBlack) << c;  // key tick, below
+  }
+  EXPECT_EQ(out.pixel(left - 1, 20), kWhite);
+  EXPECT_EQ(out.pixel(left + 20, 80), kWhite);
+  ASSERT_GT(text_height("0"), 10);
+  const Image dense = with_token_ticks(Image(40, 40, kViridis0), {"a", "b", "c", "d"}, 10.0);
+  const int dl = dense.width - 40;
+  EXPECT_EQ(dense.pixel(dl - 1, 5), kBlack);
+  EXPECT_EQ(dense.pixel(dl - 1, 15), kWhite);  // would overlap "a"
+  EXPECT_EQ(dense.pixel(dl - 1, 25), kBlack);
+}
+
+// A report picture uses one colour scale for all its maps: a head whose largest weight is half
+// the picture's largest shows it as the colour of 0.5, not of 1 (each map on its own scale did).
+TEST(Report, OnePictureOneScaleWithAColorBar) {
+  test::TempDir dir;
+  auto probs = torch::zeros({2, 2, 2});
+  probs[0][0][0] = 0.8;  // head 0: max 0.8
+  probs[1][0][0] = 0.4;  // head 1: max 0.4
+  std::map<std::string, std::map<int64_t, torch::Tensor>> maps;
+  maps["model"][0] = probs;
+  AttentionReportOptions options;
+  options.tokens = {"x", "y"};
+  write_attention_report(dir.path(), maps, torch::Tensor(), 0, 0, options);
+  Loaded png = load_png(dir / "layer0.png");
+  int full = 0, half = 0;
+  for (int y = 0; y < png.height; ++y)
+    for (int x = 0; x < png.width; ++x) {
+      const uint8_t* p = png.rgb.data() + (static_cast<size_t>(y) * png.width + x) * 3;
+      const Rgb c{p[0], p[1], p[2]};
+      full += c == colormap_color(1.0);
+      half += c == colormap_color(0.5);
+    }
+  // 128-px cells: one full-scale cell (head 0) and one half-scale cell (head 1), plus a row of
+  // each colour in the bar.
+  EXPECT_GE(full, 128 * 128);
+  EXPECT_LT(full, 2 * 128 * 128);
+  EXPECT_GE(half, 128 * 128);
+  EXPECT_LT(half, 2 * 128 * 128);
 }
 
 TEST(Scatter, PcaOfTwoDimensionsMatchesTheHandEigenvectors) {

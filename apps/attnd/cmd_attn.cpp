@@ -4,6 +4,8 @@
 #include "attnd/core/error.h"
 #include "attnd/core/parse_number.h"
 #include "attnd/core/strings.h"
+#include "attnd/data/tokenizer_json.h"
+#include "attnd/data/wordpiece.h"
 #include "attnd/models/model_io.h"
 #include "attnd/methods/recipe.h"
 #include "attnd/methods/recipe_data.h"
@@ -40,6 +42,17 @@ ModelInput text_input(const std::string& ids) {
   input.input_ids = torch::tensor(values, torch::kLong).unsqueeze(0);
   return input;
 }
+// The axis names of a text input: its tokens when the tokenizer knows the ids, else the ids.
+std::vector<std::string> token_names(const ModelInput& input, const WordPieceTokenizer* tokenizer) {
+  std::vector<std::string> names;
+  const auto ids = input.input_ids[0].cpu();
+  for (int64_t i = 0; i < ids.size(0); ++i) {
+    const int64_t id = ids[i].item<int64_t>();
+    const bool known = tokenizer && id >= 0 && id < tokenizer->vocab_size();
+    names.push_back(known ? tokenizer->id_to_token(id) : std::to_string(id));
+  }
+  return names;
+}
 }  // namespace
 
 std::vector<std::string> write_heatmaps(const AttnOptions& options) {
@@ -50,8 +63,11 @@ std::vector<std::string> write_heatmaps(const AttnOptions& options) {
   ModelInput input;
   torch::Tensor image;
   PatchGrid grid;
+  std::shared_ptr<const WordPieceTokenizer> tokenizer;
   if (model->modality() == Modality::kText && !o->input_ids.empty()) {
     input = text_input(o->input_ids);
+    if (has_checkpoint_tokenizer(o->checkpoint))
+      tokenizer = std::make_shared<WordPieceTokenizer>(load_checkpoint_tokenizer(o->checkpoint));
   } else {
     // One test example of the data the checkpoint's run trained with (--data-dir overrides
     // its folder), so the picture shows what the model was made for.
@@ -64,13 +80,16 @@ std::vector<std::string> write_heatmaps(const AttnOptions& options) {
     input = data.test->get({o->index}, 0).input;
     if (data.test_images) image = data.test_images->image(o->index);
     grid = model->patch_grid();
+    tokenizer = data.tokenizer;
   }
+  AttentionReportOptions report;
+  if (model->modality() == Modality::kText) report.tokens = token_names(input, tokenizer.get());
   input = input.to(device);
   std::map<std::string, std::map<int64_t, torch::Tensor>> maps;
   if (teacher) maps["teacher"] = attention_of(*teacher, input);
   maps[teacher ? "student" : "model"] = attention_of(*model, input);
   return write_attention_report(o->out, maps, image, static_cast<int>(grid.rows),
-                                static_cast<int>(grid.cols));
+                                static_cast<int>(grid.cols), report);
 }
 
 void add_attn_command(CLI::App& app) {

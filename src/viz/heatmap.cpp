@@ -8,6 +8,7 @@
 #include <set>
 
 #include "attnd/core/error.h"
+#include "attnd/viz/axes.h"
 
 namespace attnd {
 
@@ -55,7 +56,8 @@ Image attention_map(const torch::Tensor& probs, int cell_px, const ColorStyle& s
 
 Image attention_grid(const std::vector<torch::Tensor>& rows, int cell_px,
                      const std::vector<std::string>& row_labels,
-                     const std::vector<std::string>& col_labels, const ColorStyle& style) {
+                     const std::vector<std::string>& col_labels, const ColorStyle& style,
+                     const GridTicks& ticks) {
   ATTND_CHECK_INPUT(!rows.empty(), "attention_grid: no maps given");
   int64_t num_cols = 0;
   for (size_t r = 0; r < rows.size(); ++r) {
@@ -79,11 +81,23 @@ Image attention_grid(const std::vector<torch::Tensor>& rows, int cell_px,
   }
 
   // Render every map first; rows and columns take the size of their largest map.
+  // Tick margins (left of column 0, below the last row) are not part of the map: labels centre
+  // on the map itself.
   std::vector<std::vector<Image>> maps(rows.size());
   std::vector<int> col_w(num_cols, 0), row_h(rows.size(), 0);
+  std::vector<int> map_left(num_cols, 0), map_w(num_cols, 0), map_h(rows.size(), 0);
   for (size_t r = 0; r < rows.size(); ++r) {
     for (int64_t h = 0; h < rows[r].size(0); ++h) {
-      maps[r].push_back(attention_map(rows[r][h], cell_px, style));
+      Image map = attention_map(rows[r][h], cell_px, style);
+      map_w[h] = std::max(map_w[h], map.width);
+      map_h[r] = std::max(map_h[r], map.height);
+      if (!ticks.labels.empty()) {
+        const int w = map.width;
+        map = with_token_ticks(map, ticks.labels, ticks.px_per_position, /*left=*/h == 0,
+                               /*bottom=*/r + 1 == rows.size());
+        map_left[h] = std::max(map_left[h], map.width - w);
+      }
+      maps[r].push_back(std::move(map));
       col_w[h] = std::max({col_w[h], maps[r][h].width, text_width(clabels[h])});
       row_h[r] = std::max(row_h[r], maps[r][h].height);
     }
@@ -100,12 +114,12 @@ Image attention_grid(const std::vector<torch::Tensor>& rows, int cell_px,
 
   int x = kPad + label_w;
   for (int64_t c = 0; c < num_cols; ++c) {
-    draw_text(out, x + (col_w[c] - text_width(clabels[c])) / 2, kPad, clabels[c]);
+    draw_text(out, x + map_left[c] + (map_w[c] - text_width(clabels[c])) / 2, kPad, clabels[c]);
     x += col_w[c] + kPad;
   }
   int y = kPad + label_h;
   for (size_t r = 0; r < rows.size(); ++r) {
-    draw_text(out, kPad, y + (row_h[r] - text_height(rlabels[r])) / 2, rlabels[r]);
+    draw_text(out, kPad, y + (map_h[r] - text_height(rlabels[r])) / 2, rlabels[r]);
     x = kPad + label_w;
     for (size_t c = 0; c < maps[r].size(); ++c) {
       out.blit(maps[r][c], x, y);
@@ -125,7 +139,7 @@ Image attention_grid(const torch::Tensor& probs, int cell_px,
   auto t = probs.dim() == 3 ? probs.unsqueeze(0) : probs;
   std::vector<torch::Tensor> rows;
   for (int64_t l = 0; l < t.size(0); ++l) rows.push_back(t[l]);
-  return attention_grid(rows, cell_px, row_labels, col_labels, style);
+  return attention_grid(rows, cell_px, row_labels, col_labels, style, GridTicks{});
 }
 
 Image side_by_side(const std::vector<std::pair<std::string, Image>>& panels, int gap_px,
@@ -250,18 +264,45 @@ std::vector<std::string> write_attention_report(
     written.push_back(path);
   };
 
+  // The positions' names, shared by every map of this one input (all have N keys).
+  const int64_t n = entries.begin()->second.begin()->second.raw.size(2);
+  TokenTicks labels = !options.tokens.empty() ? text_token_ticks(options.tokens)
+                      : with_image            ? vit_token_ticks(grid_h, grid_w)
+                                              : index_ticks(n);
+  ATTND_CHECK_INPUT(static_cast<int64_t>(labels.size()) == n, "write_attention_report: ",
+                    labels.size(), " token names for ", n, " positions");
+  auto ticks_at = [&](const Entry& e, int cell_px) {
+    return GridTicks{labels, cell_px * static_cast<double>(e.shown.size(2)) / e.raw.size(2)};
+  };
+  // One colour scale per picture: its largest value, unless the options fix one.
+  auto picture_style = [&](double largest) {
+    ColorStyle s = options.style;
+    if (s.vmax <= 0) s.vmax = largest > 0 ? largest : 1.0;
+    return s;
+  };
+
   for (int64_t layer : layers) {
+    double largest = 0;
+    for (const auto& [label, per_layer] : entries) {
+      auto it = per_layer.find(layer);
+      if (it != per_layer.end()) largest = std::max(largest, it->second.shown.max().item<double>());
+    }
+    const ColorStyle style = picture_style(largest);
     std::vector<std::pair<std::string, Image>> panels;
     for (const auto& [label, per_layer] : entries) {
       auto it = per_layer.find(layer);
       if (it == per_layer.end()) continue;
-      panels.emplace_back(
-          label + " L" + std::to_string(layer),
-          attention_grid(it->second.shown, it->second.cell_px, {""}, {}, options.style));
+      const auto& e = it->second;
+      panels.emplace_back(label + " L" + std::to_string(layer),
+                          attention_grid(std::vector<torch::Tensor>{e.shown}, e.cell_px, {""}, {}, style, ticks_at(e, e.cell_px)));
     }
-    save("layer" + std::to_string(layer) + ".png", side_by_side(panels));
+    save("layer" + std::to_string(layer) + ".png", with_color_bar(side_by_side(panels), style.vmax, style));
   }
 
+  double largest = 0;
+  for (const auto& [label, per_layer] : entries)
+    for (const auto& [layer, e] : per_layer) largest = std::max(largest, e.shown.max().item<double>());
+  const ColorStyle grid_style = picture_style(largest);
   std::vector<std::pair<std::string, Image>> grids;
   for (const auto& [label, per_layer] : entries) {
     std::vector<torch::Tensor> rows;
@@ -272,24 +313,31 @@ std::vector<std::string> write_attention_report(
       row_labels.push_back("L" + std::to_string(layer));
       cell_px = std::min(cell_px, e.cell_px);
     }
-    grids.emplace_back(label, attention_grid(rows, cell_px, row_labels, {}, options.style));
+    grids.emplace_back(label, attention_grid(rows, cell_px, row_labels, {}, grid_style,
+                                             ticks_at(per_layer.begin()->second, cell_px)));
   }
-  save("grid.png", side_by_side(grids));
+  save("grid.png", with_color_bar(side_by_side(grids), grid_style.vmax, grid_style));
 
   if (with_image) {
     const int scale = std::max(1, options.overlay_px / std::max(static_cast<int>(image.size(-1)),
                                                                 static_cast<int>(image.size(-2))));
     for (const auto& [label, per_layer] : entries) {
+      // Query 0 is CLS; its keys 1..N-1 are the patches. Averaged over heads.
+      std::map<int64_t, torch::Tensor> cls;
+      double cls_largest = 0;
+      for (const auto& [layer, e] : per_layer) {
+        cls[layer] = e.raw.select(1, 0).slice(1, 1).mean(0);
+        cls_largest = std::max(cls_largest, cls[layer].max().item<double>());
+      }
+      const ColorStyle style = picture_style(cls_largest);
       std::vector<std::pair<std::string, Image>> panels;
       panels.emplace_back("input", upscale_nearest(image_from_tensor(image), scale));
-      for (const auto& [layer, e] : per_layer) {
-        // Query 0 is CLS; its keys 1..N-1 are the patches. Averaged over heads.
-        auto cls = e.raw.select(1, 0).slice(1, 1).mean(0);
+      for (const auto& [layer, c] : cls) {
         panels.emplace_back(label + " L" + std::to_string(layer),
-                            cls_attention_overlay(image, cls, grid_h, grid_w, scale,
-                                                  options.overlay_alpha, options.style));
+                            cls_attention_overlay(image, c, grid_h, grid_w, scale,
+                                                  options.overlay_alpha, style));
       }
-      save("cls_" + file_safe(label) + ".png", side_by_side(panels));
+      save("cls_" + file_safe(label) + ".png", with_color_bar(side_by_side(panels), style.vmax, style));
     }
   }
   return written;

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "attnd/viz/axes.h"
 #include "attnd/viz/colormap.h"
 #include "attnd/viz/image.h"
 
@@ -27,10 +28,18 @@ Image attention_map(const torch::Tensor& probs, int cell_px, const ColorStyle& s
 Image attention_grid(const torch::Tensor& probs, int cell_px,
                      const std::vector<std::string>& row_labels = {},
                      const std::vector<std::string>& col_labels = {}, const ColorStyle& style = {});
+// Token ticks for a grid (axes.h): labels of the N positions of the maps, px_per_position apart
+// in the pictures (cell_px, times shown/raw size when fit_attention_map pooled them). Query ticks
+// go left of the first column, key ticks below the last row. No labels: no ticks.
+struct GridTicks {
+  TokenTicks labels;
+  double px_per_position = 0;
+};
 // The same with one [H, Nq, Nk] tensor per row (rows may differ in H and N).
 Image attention_grid(const std::vector<torch::Tensor>& rows, int cell_px,
                      const std::vector<std::string>& row_labels = {},
-                     const std::vector<std::string>& col_labels = {}, const ColorStyle& style = {});
+                     const std::vector<std::string>& col_labels = {}, const ColorStyle& style = {},
+                     const GridTicks& ticks = {});
 
 // Panels left to right, top-aligned, each with its title (text at title_scale) above it, on a
 // white background.
@@ -50,7 +59,10 @@ Image cls_attention_overlay(const torch::Tensor& image_chw, const torch::Tensor&
 torch::Tensor fit_attention_map(const torch::Tensor& probs, int64_t max_side);
 
 struct AttentionReportOptions {
-  ColorStyle style;
+  ColorStyle style;  // style.vmax <= 0: each picture's own maximum (one scale per picture)
+  // Names of the input's N positions for the axis ticks (text: its tokens). Empty: with an image,
+  // CLS and the patch rows (vit_token_ticks); otherwise position indices.
+  std::vector<std::string> tokens;
   int max_map_px = 256;  // target size of one head's map: sets cell_px, pools longer sequences
   double overlay_alpha = 0.6;
   int overlay_px = 160;  // target size of the image in cls_*.png (integer upscale, >= 1)
@@ -62,6 +74,9 @@ struct AttentionReportOptions {
 //   grid.png         every layer (rows) × head (columns), one panel per model
 //   cls_<label>.png  if image is defined: the image, then per layer the CLS attention (query 0,
 //                    keys 1..N−1 = the grid_h × grid_w patches, averaged over heads) over it
+// Each picture has one colour scale for all its maps (the largest value shown, unless
+// options.style.vmax), drawn as a colour bar with its range at the right; maps carry token
+// ticks (options.tokens), heads and layers their labels (H<j>, L<i>).
 // and returns the paths written, in that order. InputError for empty maps, wrong shapes, or an N
 // that does not equal 1 + grid_h·grid_w when an image is given.
 std::vector<std::string> write_attention_report(
