@@ -91,6 +91,8 @@ TEST(CliDetect, MakeDataTrainResumeEvalPredict) {
       {"detect predict " + (tmp / "nowhere"), "does not exist"},
       {"eval " + (tmp / "a/inference") + " --shift invert", "this checkpoint is a detector: --shift"},
       {"eval " + (tmp / "a/inference") + " --set data.max_length=3", "this checkpoint is a detector: --set"},
+      // attnd attn does not read detection runs yet: it says so (not "unknown key in --set").
+      {"attn " + (tmp / "a/inference") + " --out " + (tmp / "attn"), "sets data.channels, which is not a data key"},
   };
   for (const auto& c : bad) {
     auto r = test::run(c.args);

@@ -436,7 +436,16 @@ Config checkpoint_data_config(const std::string& checkpoint,
   const auto run_config = find_run_config(checkpoint);
   if (source) *source = run_config;
   if (!run_config.empty())
-    for (const auto& a : data_overrides_from_run_config(run_config)) config.apply_override(a);
+    for (const auto& a : data_overrides_from_run_config(run_config)) {
+      const auto key = a.substr(0, a.find('='));
+      // A key of another recipe kind (a detector's data.channels, data.image_size, ...): say where
+      // it comes from instead of blaming --set.
+      ATTND_CHECK_INPUT(config.has(key), run_config, " (the run that wrote ", checkpoint, ") sets ",
+                        key, ", which is not a data key of classifier or language-model runs: this "
+                        "command does not read this kind of run (a detector? attnd detect eval and "
+                        "attnd detect predict read detection runs; attnd eval scores them too)");
+      config.apply_override(a);
+    }
   for (const auto& a : overrides) {
     ATTND_CHECK_INPUT(a.rfind("data.", 0) == 0, "only data.* keys can be set here, got '", a, "'");
     config.apply_override(a);
