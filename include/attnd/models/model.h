@@ -117,8 +117,9 @@ class ModelImpl : public torch::nn::Module {
 
   // Every parameter by name (a copy of the map, tensors shared).
   TensorMap state() const;
-  // Loads `tensors` (this model's names) into the parameters. Every parameter must be present with
-  // the right shape and no name may be left over; InputError names the first offender otherwise.
+  // Loads `tensors` (this model's names) into the parameters and the stored buffers
+  // (models/checkpoint_state.h). Every parameter must be present with the right shape and no name
+  // may be left over; InputError names the first offender otherwise.
   void load_state(const TensorMap& tensors, const std::string& source);
 
   // Parameters that are fixed by construction and never trained (e.g. MAE's sin-cos position

@@ -14,7 +14,8 @@
 
 namespace attnd {
 
-// save_checkpoint(dir, model.config_json(), model.export_hf(model.state()), ...).
+// save_checkpoint(dir, model.config_json(), model.export_hf(checkpoint_state(model)), ...): every
+// parameter and stored buffer (models/checkpoint_state.h).
 void save_model(const std::string& dir, ModelImpl& model,
                 const std::map<std::string, TensorMap>& extra_tensor_files = {},
                 const std::map<std::string, nlohmann::json>& extra_json_files = {});
