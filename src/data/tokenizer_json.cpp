@@ -86,17 +86,24 @@ std::vector<AddedToken> read_added_tokens(const nlohmann::json& j, const std::st
   return added;
 }
 
-}  // namespace
-
-WordPieceTokenizer wordpiece_from_hf_json(const nlohmann::json& j, const std::string& where) {
+// tokenizer.json's "model" object, checked to be of `expected_type` (WordPiece, BPE).
+const nlohmann::json& tokenizer_model_of_type(const nlohmann::json& j, const char* expected_type,
+                                              const std::string& where) {
   ATTND_CHECK_INPUT(j.is_object() && j.contains("model") && j["model"].is_object(), where,
                     ": not a tokenizer.json (expected an object with a \"model\")");
   const auto& model = j["model"];
   const auto* type_json =
       optional_key(model, "type", &nlohmann::json::is_string, "a string", where, "model.type");
   const auto type = type_json ? type_json->get<std::string>() : std::string();
-  ATTND_CHECK_INPUT(type == "WordPiece", where, ": model.type is '", type,
-                    "'; attnd reads WordPiece tokenizers only");
+  ATTND_CHECK_INPUT(type == expected_type, where, ": model.type is '", type, "'; expected ",
+                    expected_type, " here");
+  return model;
+}
+
+}  // namespace
+
+WordPieceTokenizer wordpiece_from_hf_json(const nlohmann::json& j, const std::string& where) {
+  const auto& model = tokenizer_model_of_type(j, "WordPiece", where);
   ATTND_CHECK_INPUT(model.contains("vocab") && model["vocab"].is_object(), where,
                     ": model.vocab must be an object {token: id}");
   const auto& vocab_json = model["vocab"];
@@ -185,13 +192,7 @@ WordPieceTokenizer load_checkpoint_tokenizer(const std::string& dir) {
 }
 
 BpeTokenizer bpe_from_hf_json(const nlohmann::json& j, const std::string& where) {
-  ATTND_CHECK_INPUT(j.is_object() && j.contains("model") && j["model"].is_object(), where,
-                    ": not a tokenizer.json (expected an object with a \"model\")");
-  const auto& model = j["model"];
-  const auto* type_json =
-      optional_key(model, "type", &nlohmann::json::is_string, "a string", where, "model.type");
-  const auto type = type_json ? type_json->get<std::string>() : std::string();
-  ATTND_CHECK_INPUT(type == "BPE", where, ": model.type is '", type, "', not BPE");
+  const auto& model = tokenizer_model_of_type(j, "BPE", where);
   // Options of HF's BPE model that attnd does not implement: refused by name.
   ATTND_CHECK_INPUT(!model.contains("dropout") || model["dropout"].is_null(), where,
                     ": model.dropout is not supported");
