@@ -160,4 +160,11 @@ EvalSums DistillTask::evaluate_sums() {
   return attnd::evaluate_sums(*student_, *eval_data_, eval_batch_size_, device_);
 }
 
+std::optional<EvalSums> DistillTask::evaluate_shard_sums(int64_t shard, int64_t shards) {
+  ATTND_CHECK(eval_data_ != nullptr, "no evaluation data was given");
+  const auto indices = evaluation_shard(eval_data_->size(), eval_batch_size_, shard, shards);
+  if (!indices) return std::nullopt;
+  return attnd::evaluate_sums(*student_, *eval_data_, eval_batch_size_, device_, *indices);
+}
+
 }  // namespace attnd

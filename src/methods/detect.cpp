@@ -11,6 +11,7 @@
 #include "attnd/data/sampler.h"
 #include "attnd/io/json_file.h"
 #include "attnd/models/model_io.h"
+#include "attnd/train/distributed.h"
 #include "attnd/viz/image.h"
 
 namespace attnd {
@@ -135,8 +136,9 @@ RecipeResult run_detect_train_recipe(const Config& config, const std::string& re
   auto test_fn = [&](const Model& best, const RecipeResult& result) {
     // The model to deploy: the best checkpoint without its training-only parts.
     auto plain = best->inference_model();
-    save_model((fs::path(result.run_dir) / "inference").string(), plain ? *plain : *best, {},
-               {{kCategoriesFile, categories_json(categories)}});
+    if (is_writer_process())  // data parallel: rank 0 writes
+      save_model((fs::path(result.run_dir) / "inference").string(), plain ? *plain : *best, {},
+                 {{kCategoriesFile, categories_json(categories)}});
     return coco_metrics(evaluate_detector(*best, *test, eval_batch, device, output));
   };
   return train_and_test(c, task, data, resume, test_fn);

@@ -15,6 +15,7 @@
 #include "attnd/models/lora_model.h"
 #include "attnd/methods/stage.h"
 #include "attnd/models/model_io.h"
+#include "attnd/train/distributed.h"
 #include "attnd/train/objectives.h"
 
 namespace attnd {
@@ -174,13 +175,17 @@ LinearizeResult run_linearize_recipe(const Config& c, const std::string& resume)
   }
   LinearizeResult result;
   result.run_dir = run_directory(c);
+  // Data parallel: rank 0 alone prepares and writes the directory.
+  const bool writer = is_writer_process();
   // A fresh run into a directory holding another run would mix their stages.
-  if (resume.empty())
+  if (resume.empty() && writer)
     prepare_fresh_run_directory(result.run_dir, c.get_bool("run.overwrite"),
                                 {"config.toml", "stages.json", "stage1", "stage2", "model",
                                  "result.json", "report.md"});
-  fs::create_directories(result.run_dir);
-  write_file_atomic((fs::path(result.run_dir) / "config.toml").string(), c.to_toml());
+  if (writer) {
+    fs::create_directories(result.run_dir);
+    write_file_atomic((fs::path(result.run_dir) / "config.toml").string(), c.to_toml());
+  }
   const auto eval_bs = c.get_int("train.eval_batch_size");
   // The run directory's record (or the layout of a checkpoint path) says which stage to continue.
   const auto resume_at = resolve_stage_resume(resume, 2);
@@ -232,7 +237,8 @@ LinearizeResult run_linearize_recipe(const Config& c, const std::string& resume)
     merge_lora(*student);  // the converted model keeps only the base names + feature maps
     write_stage_record(result.run_dir, {2, true});
   }
-  save_model((fs::path(result.run_dir) / "model").string(), *student, {}, data.checkpoint_files());
+  if (writer)
+    save_model((fs::path(result.run_dir) / "model").string(), *student, {}, data.checkpoint_files());
   result.teacher_test = evaluate_model(*teacher, *data.test, eval_bs, device);
   result.student_test = evaluate_model(*student, *data.test, eval_bs, device);
   result.fidelity = attention_fidelity(*teacher, *student, *data.test, eval_bs, device, 1000);
@@ -248,6 +254,7 @@ LinearizeResult run_linearize_recipe(const Config& c, const std::string& resume)
                         {"student_test", result.student_test},
                         {"recovery", recovery},
                         {"fidelity", fidelity_json(result.fidelity)}};
+  if (!writer) return result;
   write_json_file((fs::path(result.run_dir) / "result.json").string(), out);
   std::ostringstream report;
   report << "# attnd linearize: " << c.get_string("linearize.feature_map") << " ("

@@ -22,6 +22,7 @@
 #include "attnd/methods/recipe_data.h"
 #include "attnd/methods/stage.h"
 #include "attnd/models/model_io.h"
+#include "attnd/train/distributed.h"
 #include "attnd/train/objectives.h"
 #include "attnd/viz/image.h"
 #include "attnd/viz/heatmap.h"
@@ -268,6 +269,7 @@ PurifyResult finish_purify(const Config& c, PurifyResult result, const std::stri
                         {"backdoored", to_json(result.backdoored)},
                         {"purified", to_json(result.purified)}};
   if (result.teacher) out["teacher"] = to_json(*result.teacher);
+  if (!is_writer_process()) return result;  // data parallel: rank 0 writes
   write_json_file((fs::path(result.run_dir) / "result.json").string(), out);
 
   std::ostringstream report;
@@ -361,12 +363,17 @@ PurifyResult run_purify_recipe(const Config& c, const std::string& resume) {
   result.method = c.get_string("purify.method");
   result.run_dir = run_directory(c);
   result.clean_examples = static_cast<int64_t>(data.clean.size());
+  // Data parallel: rank 0 alone prepares and writes the directory.
+  const bool writer = is_writer_process();
   // Everything is validated; only now may another run's files in the directory be replaced.
-  if (resume.empty()) prepare_fresh_run_directory(result.run_dir, c.get_bool("run.overwrite"), kRunFiles);
-  fs::create_directories(result.run_dir);
-  write_file_atomic((fs::path(result.run_dir) / "config.toml").string(), c.to_toml());
-  write_file_atomic((fs::path(result.run_dir) / "clean.jsonl").string(),
-                    examples_to_jsonl(data.clean, data.run.label_names));
+  if (resume.empty() && writer)
+    prepare_fresh_run_directory(result.run_dir, c.get_bool("run.overwrite"), kRunFiles);
+  if (writer) {
+    fs::create_directories(result.run_dir);
+    write_file_atomic((fs::path(result.run_dir) / "config.toml").string(), c.to_toml());
+    write_file_atomic((fs::path(result.run_dir) / "clean.jsonl").string(),
+                      examples_to_jsonl(data.clean, data.run.label_names));
+  }
   result.backdoored = backdoor_metrics(*backdoored, *data.test, data.triggered.get(), eval_bs, device);
 
   const auto clean_set = text_dataset(data.clean, data.run, max_length);
@@ -407,8 +414,9 @@ PurifyResult run_purify_recipe(const Config& c, const std::string& resume) {
             : split_examples(data.clean, split_p, split_mode,
                              mix_seed(static_cast<uint64_t>(c.get_int("run.seed")), 11),
                              data.run.tokenizer.get());
-    write_file_atomic((fs::path(result.run_dir) / "teacher_train.jsonl").string(),
-                      examples_to_jsonl(teacher_texts, data.run.label_names));
+    if (writer)
+      write_file_atomic((fs::path(result.run_dir) / "teacher_train.jsonl").string(),
+                        examples_to_jsonl(teacher_texts, data.run.label_names));
     RecipeData stage_data = data.run;
     stage_data.train = text_dataset(teacher_texts, data.run, max_length);
     write_stage_record(result.run_dir, {1, false});
@@ -448,8 +456,9 @@ PurifyResult run_purify_recipe(const Config& c, const std::string& resume) {
 
   if (teacher) result.teacher = backdoor_metrics(*teacher, *data.test, data.triggered.get(), eval_bs, device);
   result.purified = backdoor_metrics(*purified, *data.test, data.triggered.get(), eval_bs, device);
-  save_model((fs::path(result.run_dir) / "model").string(), *purified, {}, data.run.checkpoint_files());
-  if (!data.triggered_examples.empty())
+  if (writer)
+    save_model((fs::path(result.run_dir) / "model").string(), *purified, {}, data.run.checkpoint_files());
+  if (writer && !data.triggered_examples.empty())
     write_representation_picture((fs::path(result.run_dir) / "representations.png").string(),
                                  *backdoored, *purified, data, split_p, split_mode,
                                  mix_seed(static_cast<uint64_t>(c.get_int("run.seed")), 13),

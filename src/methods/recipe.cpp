@@ -21,6 +21,7 @@
 #include "attnd/methods/mae.h"
 #include "attnd/methods/stage.h"
 #include "attnd/models/registry.h"
+#include "attnd/train/distributed.h"
 #include "attnd/train/objectives.h"
 #include "attnd/train/trainer_checks.h"
 
@@ -189,6 +190,16 @@ TrainerOptions trainer_options(const Config& c) {
     o.adamw.lr_factors.emplace_back(item.substr(0, eq), factor);
   }
   check_trainer_options(o);
+  // Data parallel: a process started by `--nproc` or a torchrun-style launcher joins its job here
+  // (once per process), before any data is loaded.
+  if (auto group = process_group()) {
+    ATTND_CHECK_INPUT(o.batch_size % group->world_size() == 0, "train.batch_size = ",
+                      o.batch_size, " is not a multiple of the number of processes (",
+                      group->world_size(), "): each takes an equal share of every batch");
+    o.group = group;
+    o.rank = group->rank();
+    o.world_size = group->world_size();
+  }
   // The train.* keys that reach the tasks rather than the trainer.
   const auto eval_batch_size = c.get_int("train.eval_batch_size");
   ATTND_CHECK_INPUT(eval_batch_size >= 1, "train.eval_batch_size = ", eval_batch_size,
@@ -296,21 +307,29 @@ RecipeResult train_and_test(const Config& c, Task& task, const RecipeData& data,
   RecipeResult result;
   const auto options = stage_options(c, data);  // checks every train.* value
   result.run_dir = options.run_dir;
+  // Data parallel: rank 0 alone prepares and writes the directory; the others only read it.
+  const bool writer = is_writer_process();
   // Everything is checked before the first write: a refused run leaves the directory as it was.
-  if (resume.empty())
-    prepare_fresh_run_directory(result.run_dir, c.get_bool("run.overwrite"), kRunFiles);
-  else  // a damaged config.json or optimizer.safetensors is found before config.toml is rewritten
+  if (resume.empty()) {
+    if (writer) prepare_fresh_run_directory(result.run_dir, c.get_bool("run.overwrite"), kRunFiles);
+  } else {  // a damaged config.json or optimizer.safetensors is found before config.toml is rewritten
     check_resume_checkpoint(resolve_resume_checkpoint(resume, result.run_dir), task, options);
-  fs::create_directories(result.run_dir);
-  write_file_atomic((fs::path(result.run_dir) / "config.toml").string(), c.to_toml());
+  }
+  if (writer) {
+    fs::create_directories(result.run_dir);
+    write_file_atomic((fs::path(result.run_dir) / "config.toml").string(), c.to_toml());
+  }
   auto stage = run_stage(options, task, data, resume);
   result.train = stage.train;
   if (stage.best) {
     result.test = test ? test(stage.best, result)
                        : evaluate_model(*stage.best, *data.test, c.get_int("train.eval_batch_size"),
                                         options.device);
-    write_downstream_model(*stage.best, data, result.run_dir, static_cast<uint64_t>(c.get_int("run.seed")));
-    write_result(result.run_dir, result);
+    if (writer) {
+      write_downstream_model(*stage.best, data, result.run_dir,
+                             static_cast<uint64_t>(c.get_int("run.seed")));
+      write_result(result.run_dir, result);
+    }
   }
   return result;
 }

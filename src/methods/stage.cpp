@@ -7,6 +7,7 @@
 #include "attnd/models/model_io.h"
 #include "attnd/io/json_file.h"
 #include "attnd/methods/recipe.h"
+#include "attnd/train/distributed.h"
 
 namespace attnd {
 
@@ -50,6 +51,7 @@ std::string stage_dir(const std::string& run_dir, int64_t stage) {
 }
 
 void write_stage_record(const std::string& run_dir, const StageRecord& record) {
+  if (!is_writer_process()) return;  // data parallel: rank 0 keeps the record
   write_json_file((fs::path(run_dir) / kStageRecordFile).string(),
                   {{"stage", record.stage}, {"finished", record.finished}});
 }

@@ -37,6 +37,17 @@ EvalSums evaluate_sums(ModelImpl& model, const Dataset& data, int64_t batch_size
   return sums;
 }
 
+std::optional<std::vector<int64_t>> evaluation_shard(int64_t n, int64_t batch_size, int64_t shard,
+                                                     int64_t shards) {
+  ATTND_CHECK(shards >= 1 && shard >= 0 && shard < shards, "shard ", shard, " of ", shards);
+  const auto batches = eval_batches(n, batch_size);
+  if (static_cast<int64_t>(batches.size()) < shards) return std::nullopt;
+  std::vector<int64_t> indices;
+  for (size_t i = static_cast<size_t>(shard); i < batches.size(); i += static_cast<size_t>(shards))
+    indices.insert(indices.end(), batches[i].begin(), batches[i].end());
+  return indices;
+}
+
 Metrics evaluate_model(ModelImpl& model, const Dataset& data, int64_t batch_size,
                        const torch::Device& device) {
   ATTND_CHECK_INPUT(data.size() > 0, "the evaluation set is empty");
@@ -98,6 +109,13 @@ EvalSums SupervisedTask::evaluate_sums() {
   ATTND_CHECK(eval_data_ != nullptr, "no evaluation data was given");
   ATTND_CHECK_INPUT(eval_data_->size() > 0, "the evaluation set is empty");
   return attnd::evaluate_sums(*model_, *eval_data_, eval_batch_size_, device_);
+}
+
+std::optional<EvalSums> SupervisedTask::evaluate_shard_sums(int64_t shard, int64_t shards) {
+  ATTND_CHECK(eval_data_ != nullptr, "no evaluation data was given");
+  const auto indices = evaluation_shard(eval_data_->size(), eval_batch_size_, shard, shards);
+  if (!indices) return std::nullopt;
+  return attnd::evaluate_sums(*model_, *eval_data_, eval_batch_size_, device_, *indices);
 }
 
 }  // namespace attnd

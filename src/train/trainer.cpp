@@ -2,9 +2,13 @@
 
 #include <torch/torch.h>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <sstream>
@@ -13,6 +17,7 @@
 #include "attnd/data/sampler.h"
 #include "attnd/io/checkpoint.h"
 #include "attnd/models/checkpoint_state.h"
+#include "attnd/train/distributed.h"
 #include "attnd/train/metrics_log.h"
 #include "attnd/train/schedule.h"
 #include "attnd/train/trainer_checks.h"
@@ -83,6 +88,32 @@ Model on_device(Model model, const torch::Device& device) {
   return model;
 }
 
+// Test hook: ATTND_TEST_FAULT="<rank>:<step>:kill" makes that rank SIGKILL itself as step <step>
+// (1-based) begins, "...:hang" makes it stop there for good, so a test can watch the other ranks
+// notice a dead or a hung worker.
+void fault_if_asked(int64_t rank, int64_t step) {
+  const char* spec = std::getenv("ATTND_TEST_FAULT");
+  long long r = -1, s = -1;
+  char what[8] = {};
+  if (!spec || std::sscanf(spec, "%lld:%lld:%7s", &r, &s, what) != 3 || r != rank || s != step + 1)
+    return;
+  if (std::string(what) == "kill") ::kill(::getpid(), SIGKILL);
+  if (std::string(what) == "hang")
+    for (;;) ::pause();
+}
+
+// The mean over ranks of each rank's step statistics (its loss and parts are means over equal
+// shares, so their mean is the whole batch's): rank 0 logs what one process would have.
+void average_over_ranks(ProcessGroup& group, double& loss, std::map<std::string, double>& parts) {
+  EvalSums sums;
+  sums.values = parts;
+  sums.values[" loss"] = loss;  // a name no part can have
+  sums = group.all_reduce(sums);
+  const double n = static_cast<double>(group.world_size());
+  loss = sums.values.at(" loss") / n;
+  for (auto& kv : parts) kv.second = sums.values.at(kv.first) / n;
+}
+
 }  // namespace
 
 Trainer::Trainer(TrainerOptions options, Task& task, const Dataset& train_data)
@@ -100,6 +131,11 @@ Trainer::Trainer(TrainerOptions options, Task& task, const Dataset& train_data)
   ATTND_CHECK_INPUT(options_.batch_size % options_.world_size == 0, "train.batch_size (",
                     options_.batch_size, ") must be a multiple of the world size (",
                     options_.world_size, "): each rank takes an equal slice of every batch");
+  ATTND_CHECK(!options_.group || (options_.group->rank() == options_.rank &&
+                                  options_.group->world_size() == options_.world_size),
+              "the process group (rank ", options_.group->rank(), " of ",
+              options_.group->world_size(), ") disagrees with the trainer's rank ", options_.rank,
+              " of ", options_.world_size);
 }
 
 std::string Trainer::latest_checkpoint(const std::string& run_dir) {
@@ -215,6 +251,9 @@ TrainResult Trainer::fit(const std::string& resume_from) {
   Run run(options_, task_, train_data_);
   if (is_writer()) fs::create_directories(options_.run_dir);
   const int64_t start = resume(resume_from, run);
+  // Every rank starts from rank 0's weights: a fresh model's random init, or the checkpoint all
+  // ranks just read (the optimiser state, read from the same file, is equal already).
+  if (options_.group) broadcast_module(*options_.group, *run.model);
   if (is_writer()) remove_unfinished_checkpoints(options_.run_dir);  // left by a killed save
   // Opened only after a successful restore: a failed resume leaves the log as it was.
   if (is_writer())
@@ -240,6 +279,8 @@ TrainResult Trainer::fit(const std::string& resume_from) {
     run.result.steps_done = done;
   }
   run.progress->finish();
+  // The others may read what rank 0 wrote (best/, the last checkpoint) once fit() returns.
+  if (options_.group) options_.group->barrier();
   run.result.steps_done = std::max(run.result.steps_done, start);
   run.result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return run.result;
@@ -259,6 +300,7 @@ int64_t Trainer::resume(const std::string& resume_from, Run& run) {
 // Step `step` (0-based): grad_accum micro-batches whose data, augmentation and dropout are
 // functions of (seed, step) alone, the NaN/Inf guard, backward, clipping, the AdamW update.
 Trainer::StepStats Trainer::optimizer_step(int64_t step, Run& run) {
+  fault_if_asked(options_.rank, step);
   torch::manual_seed(mix_seed(options_.seed, static_cast<uint64_t>(step)));
   StepStats stats;
   stats.lr = run.schedule(step);
@@ -282,6 +324,12 @@ Trainer::StepStats Trainer::optimizer_step(int64_t step, Run& run) {
     (loss.total / static_cast<double>(options_.grad_accum)).backward();
     stats.loss += value / options_.grad_accum;
     for (const auto& kv : loss.parts) stats.parts[kv.first] += kv.second / options_.grad_accum;
+  }
+  // Data parallel: clipping and the update see the mean gradient of all ranks' examples, the one
+  // gradient a single process with the whole batch would have.
+  if (options_.group) {
+    all_reduce_gradients(*options_.group, run.optimizer.parameters());
+    average_over_ranks(*options_.group, stats.loss, stats.parts);
   }
   if (options_.clip_grad_norm > 0) {
     const double norm =
@@ -343,8 +391,14 @@ void Trainer::evaluate_and_keep_best(int64_t step, Run& run) {
   run.model->train();
 }
 
-// The one place the task evaluates (a data-parallel run will combine the ranks' results here).
-Metrics Trainer::evaluate() { return task_.evaluate(); }
+// The one place the task evaluates. Data parallel: each rank evaluates its shard and the sums are
+// added up; a task that cannot shard is evaluated whole on every rank (same weights, same result).
+Metrics Trainer::evaluate() {
+  if (!options_.group) return task_.evaluate();
+  if (auto shard = task_.evaluate_shard_sums(options_.rank, options_.world_size))
+    return task_.metrics_from(options_.group->all_reduce(*shard));
+  return task_.evaluate();
+}
 
 void Trainer::write_log(Run& run, const nlohmann::json& record) {
   if (run.log) run.log->write(record);  // opened by the writer only

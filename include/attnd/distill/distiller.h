@@ -55,6 +55,7 @@ class DistillTask : public Task {
   nlohmann::json checkpoint_config() override;
   StepLoss loss(const Batch& batch) override;
   EvalSums evaluate_sums() override;
+  std::optional<EvalSums> evaluate_shard_sums(int64_t shard, int64_t shards) override;
 
   const DistillSpec& spec() const { return spec_; }
 

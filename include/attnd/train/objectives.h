@@ -5,6 +5,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "attnd/data/batch.h"
@@ -23,6 +24,12 @@ torch::Tensor task_loss(const ModelImpl& model, const ModelOutput& output, const
 // index sets add up to the sums of their union.
 EvalSums evaluate_sums(ModelImpl& model, const Dataset& data, int64_t batch_size,
                        const torch::Device& device, const std::vector<int64_t>& indices = {});
+// Data parallel: the examples of evaluation shard `shard` of `shards` over n examples, as whole
+// batches of eval_batches(n, batch_size) (batch i goes to shard i % shards), so a shard's sums are
+// those of the one-process batches it holds. std::nullopt when there are fewer batches than
+// shards (some shard would be empty).
+std::optional<std::vector<int64_t>> evaluation_shard(int64_t n, int64_t batch_size, int64_t shard,
+                                                     int64_t shards);
 // The metrics of `model` over a whole dataset, by its task kind: classifiers accuracy and mean
 // loss; language models loss = mean next-token cross-entropy over every scored token (labels !=
 // -100), perplexity = exp(loss), accuracy = share of scored tokens whose argmax is right, tokens;
@@ -51,6 +58,7 @@ class SupervisedTask : public Task {
   Model model() const override { return model_; }
   StepLoss loss(const Batch& batch) override;
   EvalSums evaluate_sums() override;
+  std::optional<EvalSums> evaluate_shard_sums(int64_t shard, int64_t shards) override;
 
  private:
   Model model_;

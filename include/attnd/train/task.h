@@ -5,7 +5,9 @@
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
 
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "attnd/data/batch.h"
@@ -32,6 +34,13 @@ class Task {
   // Evaluation on the task's held-out data, as sums that add across shards (eval_sums.h); leaves
   // the model in eval mode.
   virtual EvalSums evaluate_sums() = 0;
+  // Data parallel: the sums over shard `shard` of `shards` of the held-out data, the shards being
+  // disjoint, non-empty and together the whole set, so the ranks' results add up to
+  // evaluate_sums(). std::nullopt (the default) when the task cannot split its evaluation: every
+  // rank then evaluates the whole set.
+  virtual std::optional<EvalSums> evaluate_shard_sums(int64_t /*shard*/, int64_t /*shards*/) {
+    return std::nullopt;
+  }
   // The metrics of summed evaluation results (the whole held-out set's); by default those of
   // the model's task kind (task_kinds.h).
   virtual Metrics metrics_from(const EvalSums& sums) const {

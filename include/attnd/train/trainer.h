@@ -3,13 +3,16 @@
 //
 // Determinism: the data order, the augmentation and the global torch RNG (dropout) of step s are
 // functions of (seed, s) alone, so a run resumed from a checkpoint at step k reproduces the
-// uninterrupted run exactly.
+// uninterrupted run exactly. Data parallel: N ranks with batch b each follow the trajectory of
+// one process with batch N·b (to float rounding) when the loss is a mean over equal shares and
+// the model has no dropout (each rank draws its own dropout masks).
 #pragma once
 
 #include <torch/types.h>
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "attnd/data/batch.h"
@@ -18,6 +21,8 @@
 #include "attnd/train/task.h"
 
 namespace attnd {
+
+class ProcessGroup;
 
 struct TrainerOptions {
   int64_t steps = 1000;          // optimiser steps
@@ -40,10 +45,14 @@ struct TrainerOptions {
   // JSON files written into every checkpoint besides the trainer's own (e.g. "tokenizer.json",
   // so that a text model's checkpoint carries the vocabulary it was trained with).
   std::map<std::string, nlohmann::json> checkpoint_files;
-  // Data parallel (seams only: no communication yet). Each rank takes batch_size / world_size
-  // examples of every micro-batch (BatchSampler); only rank 0 writes files and progress.
+  // Data parallel (distributed.h): each rank takes batch_size / world_size examples of every
+  // micro-batch (BatchSampler); rank 0's weights are broadcast at the start, gradients are
+  // averaged over the ranks before clipping, evaluation sums are added up, and only rank 0 writes
+  // files and progress. `group` must agree with rank and world_size; without one, a rank of
+  // world_size > 1 trains its share alone, with no communication (the seams' tests do that).
   int64_t rank = 0;
   int64_t world_size = 1;
+  std::shared_ptr<ProcessGroup> group;
 };
 
 struct TrainResult {
