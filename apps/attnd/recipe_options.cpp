@@ -1,9 +1,14 @@
 #include "recipe_options.h"
 
+#include <cstdlib>
 #include <iostream>
+#include <string>
 #include <utility>
 
+#include "attnd/core/error.h"
 #include "attnd/methods/recipe.h"
+#include "attnd/train/distributed.h"
+#include "launcher.h"
 
 namespace attnd::cli {
 
@@ -19,6 +24,14 @@ void add_recipe_options(CLI::App& cmd, RecipeOptions& options) {
   add_key_flag(cmd, options, "--out", "run.out", "run directory");
   cmd.add_flag("--print-config", options.print_config,
                "print the resolved recipe (every key, with defaults and help) and exit");
+  cmd.add_option("--nproc", options.nproc,
+                 "data parallel: train in N local worker processes, one rank each; train.batch_size "
+                 "is the batch of all of them together (docs/distributed.md)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1024}));
+  cmd.add_option("--dist-timeout", options.dist_timeout,
+                 std::string("data parallel: seconds a rank waits for the others before it stops "
+                             "(default 300; sets ") + kTimeoutVariable + ")")
+      ->check(CLI::PositiveNumber);
 }
 
 CLI::Option* add_key_flag(CLI::App& cmd, RecipeOptions& options, const std::string& flag,
@@ -48,9 +61,19 @@ bool resolve_recipe(const RecipeOptions& options, const ConfigSchema& schema, Co
     std::cout << out.to_toml();
     return false;
   }
-  if (!options.fresh_run_files.empty() && options.resume.empty())
+  if (options.dist_timeout > 0)  // the workers and this process's group read it
+    ::setenv(kTimeoutVariable, std::to_string(options.dist_timeout).c_str(), 1);
+  // Data parallel: rank 0 alone prepares the directory (the launcher before any worker starts).
+  if (!options.fresh_run_files.empty() && options.resume.empty() && is_writer_process())
     prepare_fresh_run_directory(run_directory(out), out.get_bool("run.overwrite"),
                                 options.fresh_run_files);
+  if (options.nproc > 1) {
+    ATTND_CHECK_INPUT(!std::getenv("WORLD_SIZE"), "--nproc starts its own workers, but WORLD_SIZE "
+                      "is set: this process is already a rank of a job started by a launcher. "
+                      "Drop --nproc, or unset WORLD_SIZE");
+    run_local_workers(options.nproc, worker_command_line());
+    return false;
+  }
   return true;
 }
 

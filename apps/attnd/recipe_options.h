@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <deque>
 #include <string>
 #include <vector>
@@ -24,9 +25,12 @@ struct RecipeOptions {
   std::deque<KeyFlag> key_flags;  // a deque: CLI11 holds a reference to each value
   bool print_config = false;
   std::vector<std::string> fresh_run_files;  // add_overwrite_flag's run_files
+  int64_t nproc = 0;          // --nproc: local data-parallel workers (0, 1: this process alone)
+  double dist_timeout = 0;    // --dist-timeout seconds (0: ATTND_DIST_TIMEOUT or the default)
 };
 
-// The recipe file, --set, --resume, --print-config, and the flags --device and --out.
+// The recipe file, --set, --resume, --print-config, the flags --device and --out, and the data
+// parallel options --nproc and --dist-timeout (docs/distributed.md).
 void add_recipe_options(CLI::App& cmd, RecipeOptions& options);
 // Declares --flag as a shortcut for `key`; the help says which key it sets.
 CLI::Option* add_key_flag(CLI::App& cmd, RecipeOptions& options, const std::string& flag,
@@ -40,7 +44,8 @@ void add_overwrite_flag(CLI::App& cmd, RecipeOptions& options,
 // --set assignments, then "key=value" for every shortcut flag that was given (so they win).
 std::vector<std::string> recipe_overrides(const RecipeOptions& options);
 // Loads the recipe with --set overrides and the shortcut flags applied; false when --print-config
-// was asked (the config is then printed and the verb should return).
+// was asked (the config is then printed and the verb should return) or when --nproc N ran the
+// verb in N worker processes, which did the work.
 bool resolve_recipe(const RecipeOptions& options, const ConfigSchema& schema, Config& out);
 
 }  // namespace attnd::cli
