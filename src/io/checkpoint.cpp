@@ -183,6 +183,23 @@ TensorMap load_checkpoint_model_tensors(const std::string& dir) {
                     kExpected);
 }
 
+namespace {
+// PyTorch's pickle files (HF's older layout) are never read: unpickling can run arbitrary code.
+void refuse_pickle_weights(const fs::path& dir) {
+  for (const char* name : {"pytorch_model.bin", "pytorch_model.bin.index.json"}) {
+    if (!path_exists(dir / name)) continue;
+    throw_input_error(
+        "'", dir.string(), "' holds ", name, " but no ", kModelWeightsFile,
+        ": attnd does not read PyTorch pickle files (loading a pickle can run arbitrary code). "
+        "Convert it to safetensors first, e.g. in Python with transformers: "
+        "AutoModel.from_pretrained(\"", dir.string(), "\").save_pretrained(\"<out dir>\", "
+        "safe_serialization=True) (use the model's task class, e.g. "
+        "AutoModelForSequenceClassification, to keep its head), then copy config.json and the "
+        "new model.safetensors here");
+  }
+}
+}  // namespace
+
 CheckpointFiles find_checkpoint_files(const std::string& dir_or_file) {
   fs::path p(dir_or_file);
   ATTND_CHECK_INPUT(path_exists(p), "'", dir_or_file, "' does not exist (", kExpected, ")");
@@ -203,6 +220,7 @@ CheckpointFiles find_checkpoint_files(const std::string& dir_or_file) {
   } else {
     weights = p;
     files.sharded = ends_with(p.filename().string(), ".index.json");
+    if (starts_with(p.filename().string(), "pytorch_model.bin")) refuse_pickle_weights(dir);
     ATTND_CHECK_INPUT(files.sharded || ends_with(p.filename().string(), ".safetensors"), "'",
                       dir_or_file, "' is neither a .safetensors file nor a directory (", kExpected,
                       ")");
@@ -210,6 +228,7 @@ CheckpointFiles find_checkpoint_files(const std::string& dir_or_file) {
   const fs::path config_path = dir / kModelConfigFile;
   ATTND_CHECK_INPUT(path_exists(config_path), "'", dir.string(), "' has no ", kModelConfigFile, " (",
                     kExpected, ")");
+  if (weights.empty()) refuse_pickle_weights(dir);
   ATTND_CHECK_INPUT(!weights.empty(), "'", dir.string(), "' has no ", kModelWeightsFile, " (nor ",
                     kModelIndexFile, "); ", kExpected);
   files.config = config_path.string();

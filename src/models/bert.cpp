@@ -64,6 +64,7 @@ BertConfig BertConfig::from_json(const nlohmann::json& json) {
                              static_cast<double>(c.num_hidden_layers) *
                                  (4 * h * h + 2 * h * static_cast<double>(c.intermediate_size)));
   // Labels are three HF keys kept consistent; "attnd" is kept verbatim.
+  check_common_config_keys(r);
   c.labels = LabelMap::from_json(r);
   c.attnd_extra = r.attnd();
   return c;

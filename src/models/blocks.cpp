@@ -247,7 +247,29 @@ void LabelMap::to_json(nlohmann::json& out) const {
 
 std::vector<std::string> common_config_keys() {
   return {"model_type", "architectures", "num_labels", "id2label", "label2id", "attnd",
-          "initializer_range", "torch_dtype", "transformers_version", "problem_type"};
+          "initializer_range", "torch_dtype", "transformers_version", "problem_type",
+          "add_cross_attention", "is_encoder_decoder", "pruned_heads"};
+}
+
+void check_common_config_keys(const ConfigReader& r) {
+  ATTND_CHECK_INPUT(!r.get_bool("add_cross_attention", false), r.where(),
+                    ": config key 'add_cross_attention' must be false (attnd's layers have no "
+                    "cross-attention to an encoder)");
+  ATTND_CHECK_INPUT(!r.get_bool("is_encoder_decoder", false), r.where(),
+                    ": config key 'is_encoder_decoder' must be false (not an encoder-decoder "
+                    "model attnd implements)");
+  const auto& j = r.json();
+  if (j.contains("pruned_heads") && !j.at("pruned_heads").is_null()) {
+    const auto& pruned = j.at("pruned_heads");
+    ATTND_CHECK_INPUT(pruned.is_object(), r.where(), ": config key 'pruned_heads' must be an "
+                      "object {\"<layer>\": [heads]}, got ", pruned.type_name());
+    ATTND_CHECK_INPUT(pruned.empty(), r.where(), ": config key 'pruned_heads' is ", pruned.dump(),
+                      "; attnd does not implement pruned heads (every layer has all its heads)");
+  }
+  const auto problem = r.get_string("problem_type", "single_label_classification");
+  ATTND_CHECK_INPUT(problem == "single_label_classification", r.where(),
+                    ": config key 'problem_type' must be \"single_label_classification\" (attnd's "
+                    "heads are softmax classifiers), got \"", problem, "\"");
 }
 
 // ---- HF name mapping -----------------------------------------------------------------------------

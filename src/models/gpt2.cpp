@@ -99,6 +99,7 @@ Gpt2Config Gpt2Config::from_json(const nlohmann::json& json) {
     if (id >= 0 && id < c.vocab_size) c.*kTokenIdMembers[i] = id;
   }
   // Labels are three HF keys kept consistent; "attnd" is kept verbatim.
+  check_common_config_keys(r);
   c.labels = LabelMap::from_json(r);
   c.attnd_extra = r.attnd();
   return c;

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -85,27 +86,86 @@ TensorMap ModelImpl::state() const {
   return out;
 }
 
+namespace {
+// At most this many problems are listed in one error; the count says how many more there are.
+constexpr size_t kMaxListedProblems = 20;
+
+std::string problems_message(const std::string& source, const std::string& model_type,
+                             const std::vector<std::string>& problems) {
+  std::string msg = source + ": " + std::to_string(problems.size()) + " tensor" +
+                    (problems.size() == 1 ? "" : "s") + " do not fit this " + model_type +
+                    " model:";
+  for (size_t i = 0; i < problems.size() && i < kMaxListedProblems; ++i)
+    msg += "\n  " + problems[i];
+  if (problems.size() > kMaxListedProblems)
+    msg += "\n  ... and " + std::to_string(problems.size() - kMaxListedProblems) + " more";
+  return msg;
+}
+}  // namespace
+
 // Buffers too (checkpoint_state.h): each one present is checked and copied; a missing one keeps
-// the value the model was built with (recomputed from its seed) and is named in a note.
+// the value the model was built with (recomputed from its seed) and is named in a note. Every
+// tensor is checked before any is copied, and every problem is named at once (a user converting
+// a file wants the whole list, not one name per try).
 void ModelImpl::load_state(const TensorMap& given, const std::string& source) {
   torch::NoGradGuard no_grad;
   // Hybrid mixers saved before attnd took LoLCATs' parameterisation (linear_mixer.h).
   const TensorMap tensors = upgrade_hybrid_tensors(given);
   std::set<std::string> seen;
-  std::vector<std::string> regenerated;
+  std::vector<std::string> regenerated, problems;
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> copies;  // {destination, source}
   for (auto& item : named_buffers(/*recurse=*/true)) {
     auto it = tensors.find(item.key());
     if (it == tensors.end()) {
       regenerated.push_back(item.key());
       continue;
     }
-    ATTND_CHECK_INPUT(it->second.sizes() == item.value().sizes() && it->second.is_floating_point(),
-                      source, ": tensor '", item.key(), "' has shape ", it->second.sizes(),
-                      " and dtype ", it->second.scalar_type(), ", expected ", item.value().sizes(),
-                      " ", item.value().scalar_type());
-    item.value().copy_(it->second);
     seen.insert(item.key());
+    if (it->second.sizes() != item.value().sizes() || !it->second.is_floating_point()) {
+      std::ostringstream p;
+      p << "tensor '" << item.key() << "' has shape " << it->second.sizes() << " and dtype "
+        << it->second.scalar_type() << ", expected " << item.value().sizes() << " "
+        << item.value().scalar_type();
+      problems.push_back(p.str());
+      continue;
+    }
+    copies.emplace_back(item.value(), it->second);
   }
+  for (auto& item : named_parameters(/*recurse=*/true)) {
+    auto it = tensors.find(item.key());
+    std::ostringstream p;
+    if (it == tensors.end()) {
+      p << "missing tensor '" << item.key() << "' (expected shape " << item.value().sizes() << ")";
+      problems.push_back(p.str());
+      continue;
+    }
+    seen.insert(item.key());
+    if (it->second.sizes() != item.value().sizes()) {
+      p << "tensor '" << item.key() << "' has shape " << it->second.sizes() << ", expected "
+        << item.value().sizes();
+      problems.push_back(p.str());
+      continue;
+    }
+    // copy_ would silently convert integer bits into weights (an F32 file relabelled I32); a
+    // floating-point file of another width (F16, BF16, F64) is a conversion and is allowed: the
+    // model computes in its own dtype (float32).
+    if (it->second.is_floating_point() != item.value().is_floating_point()) {
+      p << "tensor '" << item.key() << "' has dtype " << it->second.scalar_type() << ", expected "
+        << item.value().scalar_type()
+        << " (a floating-point dtype; integer and bool tensors are not weights)";
+      problems.push_back(p.str());
+      continue;
+    }
+    copies.emplace_back(item.value(), it->second);
+  }
+  for (const auto& kv : tensors) {
+    if (!seen.count(kv.first))
+      problems.push_back("unexpected tensor '" + kv.first + "' (shape " +
+                         c10::str(kv.second.sizes()) + "; not a parameter or buffer of this " +
+                         model_type() + " model)");
+  }
+  if (!problems.empty()) throw InputError(problems_message(source, model_type(), problems));
+  for (auto& [destination, value] : copies) destination.copy_(value);
   if (!regenerated.empty()) {
     // Not an error: these checkpoints load as they always did, from the seed.
     std::fprintf(stderr,
@@ -116,26 +176,6 @@ void ModelImpl::load_state(const TensorMap& given, const std::string& source) {
                  regenerated.size() > 1
                      ? (" and " + std::to_string(regenerated.size() - 1) + " more").c_str()
                      : "");
-  }
-  for (auto& item : named_parameters(/*recurse=*/true)) {
-    auto it = tensors.find(item.key());
-    ATTND_CHECK_INPUT(it != tensors.end(), source, ": missing tensor '", item.key(),
-                      "' (expected shape ", item.value().sizes(), ")");
-    ATTND_CHECK_INPUT(it->second.sizes() == item.value().sizes(), source, ": tensor '",
-                      item.key(), "' has shape ", it->second.sizes(), ", expected ",
-                      item.value().sizes());
-    // copy_ would silently convert integer bits into weights (an F32 file relabelled I32); a
-    // floating-point file of another width (F16, BF16) is a conversion and is allowed.
-    ATTND_CHECK_INPUT(it->second.is_floating_point() == item.value().is_floating_point(), source,
-                      ": tensor '", item.key(), "' has dtype ", it->second.scalar_type(),
-                      ", expected ", item.value().scalar_type(),
-                      " (a floating-point dtype; integer and bool tensors are not weights)");
-    item.value().copy_(it->second);
-    seen.insert(item.key());
-  }
-  for (const auto& kv : tensors) {
-    ATTND_CHECK_INPUT(seen.count(kv.first), source, ": unexpected tensor '", kv.first,
-                      "' (not a parameter or buffer of this ", model_type(), " model)");
   }
 }
 

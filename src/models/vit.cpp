@@ -52,6 +52,7 @@ VitConfig VitConfig::from_json(const nlohmann::json& json) {
           static_cast<double>(c.num_hidden_layers) *
               (4 * h * h + 2 * h * static_cast<double>(c.intermediate_size)));
   // Labels are three HF keys kept consistent; pooling is attnd's own key inside "attnd".
+  check_common_config_keys(r);
   c.labels = LabelMap::from_json(r);
   c.attnd_extra = r.attnd();
   auto pooling = c.attnd_extra.find("pooling");

@@ -129,6 +129,10 @@ struct LabelMap {
 
 // The keys every model's config understands besides its own (model_type, labels, "attnd", ...).
 std::vector<std::string> common_config_keys();
+// HF's PretrainedConfig keys that change the architecture or what the head means
+// (add_cross_attention, is_encoder_decoder, pruned_heads, problem_type): accepted only with the
+// value attnd implements, else InputError naming the key — never silently ignored.
+void check_common_config_keys(const ConfigReader& reader);
 
 // ---- HF file name mapping helpers -----------------------------------------------------------------
 
