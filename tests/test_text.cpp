@@ -280,6 +280,39 @@ TEST(TextReaders, Jsonl) {
   EXPECT_EQ(read_jsonl_examples(dir / "b.jsonl")[0].label, 3);
 }
 
+// Inputs to attnd predict may lack labels: kOptional reads them as kNoLabel, still checking the
+// labels that are given.
+TEST(TextReaders, LabelsAreOptionalWhenAskedFor) {
+  TempDir dir;
+  const Strings names = {"ham", "spam"};
+  write(dir / "u.jsonl", "{\"text\": \"a\"}\n{\"text\": \"b\", \"label\": \"spam\"}\n"
+                         "{\"text\": \"c\", \"label\": null}\n");
+  const auto jsonl = read_examples_file(dir / "u.jsonl", names, LabelRule::kOptional);
+  ASSERT_EQ(jsonl.size(), 3u);
+  EXPECT_EQ(jsonl[0].label, kNoLabel);
+  EXPECT_EQ(jsonl[1].label, 1);
+  EXPECT_EQ(jsonl[2].label, kNoLabel);
+  EXPECT_TRUE(contains(error_of([&] { read_examples_file(dir / "u.jsonl", names); }),
+                       dir / "u.jsonl:1: missing \"label\""));
+  write(dir / "u.csv", "id,text\n1,\"x, y\"\n2,z\n");
+  const auto csv = read_examples_file(dir / "u.csv", names, LabelRule::kOptional);
+  ASSERT_EQ(csv.size(), 2u);
+  EXPECT_EQ(csv[0].text, "x, y");
+  EXPECT_EQ(csv[1].label, kNoLabel);
+  EXPECT_TRUE(contains(error_of([&] { read_examples_file(dir / "u.csv", names); }),
+                       "\"label\" column"));
+  write(dir / "u.tsv", "just text\nspam\tfree money\n");
+  const auto tsv = read_examples_file(dir / "u.tsv", names, LabelRule::kOptional);
+  ASSERT_EQ(tsv.size(), 2u);
+  EXPECT_EQ(tsv[0].text, "just text");
+  EXPECT_EQ(tsv[0].label, kNoLabel);
+  EXPECT_EQ(tsv[1].label, 1);
+  write(dir / "bad.jsonl", "{\"text\": \"a\", \"label\": \"eggs\"}\n");
+  EXPECT_TRUE(contains(
+      error_of([&] { read_examples_file(dir / "bad.jsonl", names, LabelRule::kOptional); }),
+      dir / "bad.jsonl:1: unknown label \"eggs\""));
+}
+
 TEST(TextReaders, JsonlErrorsNameFileAndLine) {
   TempDir dir;
   const std::string path = dir / "bad.jsonl";

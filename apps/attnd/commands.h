@@ -13,6 +13,7 @@ namespace attnd::cli {
 
 void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_predict_command(CLI::App& app);
 void add_distill_command(CLI::App& app);
 void add_transfer_command(CLI::App& app);
 void add_linearize_command(CLI::App& app);

@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
   attnd::cli::add_purify_command(app);
   attnd::cli::add_detect_command(app);
   attnd::cli::add_eval_command(app);
+  attnd::cli::add_predict_command(app);
   attnd::cli::add_attn_command(app);
   attnd::cli::add_info_command(app);
   attnd::cli::add_tokenize_command(app);

@@ -152,7 +152,8 @@ std::string read_text_file(const std::string& path) {
 }
 
 std::vector<TextExample> read_jsonl_examples(const std::string& path,
-                                             const std::vector<std::string>& label_names) {
+                                             const std::vector<std::string>& label_names,
+                                             LabelRule rule) {
   const std::string content = read_text_file(path);
   std::vector<TextExample> examples;
   for_each_line(content, [&](int64_t number, std::string_view line) {
@@ -171,10 +172,13 @@ std::vector<TextExample> read_jsonl_examples(const std::string& path,
     const auto text = j.find("text");
     ATTND_CHECK_INPUT(text != j.end() && text->is_string(), at, "expected a string \"text\" field");
     const auto label = j.find("label");
-    ATTND_CHECK_INPUT(label != j.end(), at, "missing \"label\" field");
+    const bool unlabelled = rule == LabelRule::kOptional && (label == j.end() || label->is_null());
+    ATTND_CHECK_INPUT(unlabelled || label != j.end(), at, "missing \"label\" field");
     TextExample example;
     example.text = text->get<std::string>();
-    if (label->is_number_integer()) {
+    if (unlabelled) {
+      example.label = kNoLabel;
+    } else if (label->is_number_integer()) {
       example.label = checked_label(label->get<int64_t>(), label_names, at);
     } else if (label->is_string()) {
       example.label = named_label(label->get<std::string>(), label_names, at);
@@ -189,7 +193,8 @@ std::vector<TextExample> read_jsonl_examples(const std::string& path,
 }
 
 std::vector<TextExample> read_tsv_examples(const std::string& path,
-                                           const std::vector<std::string>& label_names) {
+                                           const std::vector<std::string>& label_names,
+                                           LabelRule rule) {
   const std::string content = read_text_file(path);
   std::vector<TextExample> examples;
   for_each_line(content, [&](int64_t number, std::string_view line) {
@@ -197,8 +202,14 @@ std::vector<TextExample> read_tsv_examples(const std::string& path,
     if (is_blank(line)) return;
     const std::string at = where(path, number);
     const size_t tab = line.find('\t');
-    ATTND_CHECK_INPUT(tab != std::string_view::npos, at, "expected label<TAB>text, found no tab");
     TextExample example;
+    if (tab == std::string_view::npos && rule == LabelRule::kOptional) {
+      example.label = kNoLabel;
+      example.text = std::string(line);
+      examples.push_back(std::move(example));
+      return;
+    }
+    ATTND_CHECK_INPUT(tab != std::string_view::npos, at, "expected label<TAB>text, found no tab");
     example.label = label_from_field(std::string(line.substr(0, tab)), label_names, at);
     example.text = std::string(line.substr(tab + 1));
     examples.push_back(std::move(example));
@@ -208,7 +219,8 @@ std::vector<TextExample> read_tsv_examples(const std::string& path,
 }
 
 std::vector<TextExample> read_csv_examples(const std::string& path,
-                                           const std::vector<std::string>& label_names) {
+                                           const std::vector<std::string>& label_names,
+                                           LabelRule rule) {
   const std::string content = read_text_file(path);
   std::vector<TextExample> examples;
   int64_t text_column = -1, label_column = -1;
@@ -222,15 +234,18 @@ std::vector<TextExample> read_csv_examples(const std::string& path,
         if (name == "text") text_column = static_cast<int64_t>(i);
         if (name == "label") label_column = static_cast<int64_t>(i);
       }
-      ATTND_CHECK_INPUT(text_column >= 0 && label_column >= 0, at,
-                        "the header must name a \"text\" and a \"label\" column");
+      ATTND_CHECK_INPUT(text_column >= 0 && (label_column >= 0 || rule == LabelRule::kOptional),
+                        at, "the header must name a \"text\" and a \"label\" column");
+      ATTND_CHECK_INPUT(text_column >= 0, at, "the header must name a \"text\" column");
       return;
     }
     if (fields.size() == 1 && is_blank(fields[0])) return;
     ATTND_CHECK_INPUT(fields.size() == columns, at, "expected ", columns,
                       " comma-separated fields as in the header, found ", fields.size());
     TextExample example;
-    example.label = label_from_field(std::string(trim(fields[label_column])), label_names, at);
+    example.label = label_column < 0 ? kNoLabel
+                                     : label_from_field(std::string(trim(fields[label_column])),
+                                                        label_names, at);
     example.text = fields[text_column];
     examples.push_back(std::move(example));
   });
@@ -239,11 +254,12 @@ std::vector<TextExample> read_csv_examples(const std::string& path,
 }
 
 std::vector<TextExample> read_examples_file(const std::string& path,
-                                            const std::vector<std::string>& label_names) {
+                                            const std::vector<std::string>& label_names,
+                                            LabelRule rule) {
   const auto ext = to_lower(std::filesystem::path(path).extension().string());
-  if (ext == ".jsonl" || ext == ".json") return read_jsonl_examples(path, label_names);
-  if (ext == ".tsv") return read_tsv_examples(path, label_names);
-  if (ext == ".csv") return read_csv_examples(path, label_names);
+  if (ext == ".jsonl" || ext == ".json") return read_jsonl_examples(path, label_names, rule);
+  if (ext == ".tsv") return read_tsv_examples(path, label_names, rule);
+  if (ext == ".csv") return read_csv_examples(path, label_names, rule);
   throw_input_error(path, ": unknown file type '", ext,
                     "' (expected .jsonl, .tsv or .csv with text and label)");
 }

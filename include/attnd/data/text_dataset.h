@@ -11,8 +11,13 @@ namespace attnd {
 
 struct TextExample {
   std::string text;
-  int64_t label = 0;  // class id in [0, number of classes)
+  int64_t label = 0;  // class id in [0, number of classes); kNoLabel in unlabelled input
 };
+
+// Whether a reader requires each example's label. kOptional (inputs to predict): JSONL without
+// "label", CSV without a label column and TSV lines without a tab give label kNoLabel.
+enum class LabelRule { kRequired, kOptional };
+inline constexpr int64_t kNoLabel = -1;
 
 // The whole file as bytes. InputError naming `path` when it is missing or unreadable.
 std::string read_text_file(const std::string& path);
@@ -23,7 +28,8 @@ std::string read_text_file(const std::string& path);
 // InputError "<path>:<line>: ..." for a line that is not a JSON object, a missing or non-string
 // "text", a missing, negative, fractional or unknown label; InputError when no example is left.
 std::vector<TextExample> read_jsonl_examples(const std::string& path,
-                                             const std::vector<std::string>& label_names = {});
+                                             const std::vector<std::string>& label_names = {},
+                                             LabelRule rule = LabelRule::kRequired);
 
 // label<TAB>text per line (the text is everything after the first tab, tabs included; a trailing
 // \r is dropped). The first line is a header, and skipped, when it is exactly "label<TAB>text"
@@ -31,17 +37,20 @@ std::vector<TextExample> read_jsonl_examples(const std::string& path,
 // a non-negative integer (below label_names.size() when names are given). Blank lines are
 // skipped. Same errors as read_jsonl_examples, plus a line without a tab.
 std::vector<TextExample> read_tsv_examples(const std::string& path,
-                                           const std::vector<std::string>& label_names = {});
+                                           const std::vector<std::string>& label_names = {},
+                                           LabelRule rule = LabelRule::kRequired);
 
 // CSV (RFC 4180: quoted fields may hold commas, line breaks and doubled quotes) with a header
 // that names a "text" and a "label" column, in any order among others (which are ignored). Labels
 // as in TSV. Same errors, plus a record whose field count differs from the header's.
 std::vector<TextExample> read_csv_examples(const std::string& path,
-                                           const std::vector<std::string>& label_names = {});
+                                           const std::vector<std::string>& label_names = {},
+                                           LabelRule rule = LabelRule::kRequired);
 
 // By extension: .jsonl/.json, .tsv or .csv; InputError naming the file for any other.
 std::vector<TextExample> read_examples_file(const std::string& path,
-                                            const std::vector<std::string>& label_names = {});
+                                            const std::vector<std::string>& label_names = {},
+                                            LabelRule rule = LabelRule::kRequired);
 
 // JSONL that read_jsonl_examples reads back: {"text": ..., "label": name} (the label's name when
 // label_names has it, else its id). Invalid UTF-8 is written as U+FFFD.
