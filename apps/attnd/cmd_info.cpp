@@ -14,6 +14,7 @@
 #include "attnd/core/strings.h"
 #include "attnd/io/json_file.h"
 #include "attnd/io/safetensors.h"
+#include "attnd/models/hf_architecture.h"
 #include "commands.h"
 
 namespace attnd::cli {
@@ -101,9 +102,28 @@ std::string human_bytes(uint64_t bytes) {
   return buf;
 }
 
+HfArchitecture architecture_of(const InfoResult& r) {
+  std::vector<std::string> names;
+  for (const auto& t : r.tensors) names.push_back(t.name);
+  return hf_architecture(r.config, names);
+}
+
+// "architecture: GPT2LMHeadModel (gpt2) — attnd loads it; <note>"
+std::string architecture_line(const HfArchitecture& a) {
+  std::string line = "architecture: " + (a.name.empty() ? std::string("unknown") : a.name);
+  if (!a.model_type.empty()) line += " (model_type " + a.model_type + ")";
+  line += a.loadable ? " — attnd loads it" : " — attnd does not load it as it is";
+  if (!a.note.empty()) line += "; " + a.note;
+  return line;
+}
+
 void print_json(const InfoOptions& opts, const InfoResult& r, std::ostream& out) {
   nlohmann::ordered_json j;  // keeps the summary ahead of the (long) tensor list
   j["path"] = opts.path;
+  const auto a = architecture_of(r);
+  j["architecture"] = {{"name", a.name},         {"model_type", a.model_type},
+                       {"declared", a.declared}, {"loadable", a.loadable},
+                       {"note", a.note}};
   if (!r.config.is_null()) j["config"] = r.config;
   j["metadata"] = r.metadata;
   int64_t params = 0;
@@ -131,7 +151,7 @@ void print_json(const InfoOptions& opts, const InfoResult& r, std::ostream& out)
 }
 
 void print_text(const InfoOptions& opts, const InfoResult& r, std::ostream& out) {
-  out << opts.path << "\n";
+  out << opts.path << "\n" << architecture_line(architecture_of(r)) << "\n";
   if (!r.config.is_null()) out << "\nconfig.json:\n" << r.config.dump(2) << "\n";
   if (!r.metadata.empty()) {
     out << "\nmetadata:\n";
