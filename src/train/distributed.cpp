@@ -2,6 +2,7 @@
 // this file; the symbols are in libtorch_cpu, the headers need Debian's libgloo-dev).
 #include "attnd/train/distributed.h"
 
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #ifdef ATTND_WITH_NCCL
@@ -134,14 +135,23 @@ ProcessGroup::ProcessGroup(const WorldSpec& spec) : spec_(spec), impl_(std::make
   ATTND_CHECK(spec.world_size >= 1 && spec.rank >= 0 && spec.rank < spec.world_size,
               "rank ", spec.rank, " of world size ", spec.world_size);
   const std::string where = spec.master_addr + ":" + std::to_string(spec.master_port);
+  // Under torchrun the elastic agent already serves a TCPStore at MASTER_PORT: every rank is a
+  // client there, under a prefix per restart (torch.distributed's _create_c10d_store does the same).
+  const char* agent_store = env("TORCHELASTIC_USE_AGENT_STORE");
+  const bool use_agent_store = agent_store && std::string_view(agent_store) == "True";
   try {
     ::c10d::TCPStoreOptions options;
     options.port = static_cast<std::uint16_t>(spec.master_port);
-    options.isServer = spec.rank == 0;
+    options.isServer = spec.rank == 0 && !use_agent_store;
     options.numWorkers = static_cast<std::size_t>(spec.world_size);
     options.waitWorkers = true;
     options.timeout = spec.timeout;
     impl_->store = c10::make_intrusive<::c10d::TCPStore>(spec.master_addr, options);
+    if (use_agent_store) {
+      const char* attempt = env("TORCHELASTIC_RESTART_COUNT");
+      impl_->store = c10::make_intrusive<::c10d::PrefixStore>(
+          std::string("/worker/attempt_") + (attempt ? attempt : "0"), impl_->store);
+    }
   } catch (const std::exception& e) {
     throw_error("data parallel: rank ", spec.rank, " of ", spec.world_size,
                 " could not meet the other ranks at ", where, " within ", seconds(spec.timeout),
