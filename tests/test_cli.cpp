@@ -227,6 +227,32 @@ TEST(Cli, TrainInfoEvalAttnDistillResumeEndToEnd) {
   EXPECT_EQ(lines, (std::vector<std::string>{"eval@2", "train@4", "eval@4", "train@6", "eval@6"}));
 }
 
+// The demo's table and results.json take their counts from the runs: Fashion-MNIST's training
+// split has 60,000 images (the package's idx header) and its test split 10,000.
+TEST(Cli, DemoReportsTheCountsItsRunsUsed) {
+  if (!has_fashion_mnist()) GTEST_SKIP() << "Debian package dataset-fashion-mnist not installed";
+  attnd::test::TempDir tmp;
+  auto r = run("demo --teacher-steps 2 --student-steps 2 --labels 50 --threads 1 --progress quiet"
+               " --set data.val_examples=100 --set train.batch_size=25 --set model.hidden_size=16"
+               " --set model.num_hidden_layers=1 --set model.intermediate_size=32"
+               " --set train.eval_every=2 --set train.eval_batch_size=2000 --out " +
+               (tmp / "demo"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::ifstream in(tmp / "demo/results.json");
+  const auto results = nlohmann::json::parse(in);
+  EXPECT_EQ(results["teacher"]["train_examples"], 60000 - 100);
+  EXPECT_EQ(results["scratch"]["train_examples"], 50);
+  EXPECT_EQ(results["distilled"]["train_examples"], 50);
+  for (const char* stage : {"teacher", "scratch", "distilled"}) {
+    EXPECT_EQ(results[stage]["test_examples"], 10000) << stage;
+    EXPECT_EQ(results[stage]["steps"], 2) << stage;
+  }
+  EXPECT_EQ(results["threads"], 1);
+  EXPECT_NE(r.output.find("| teacher (ViT, supervised) | 59900 |"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("| student from scratch | 50 |"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("test split, 10000 images"), std::string::npos) << r.output;
+}
+
 TEST(Cli, MaeTransferCopyEvalEnsembleShiftEndToEnd) {
   if (!has_fashion_mnist()) GTEST_SKIP() << "Debian package dataset-fashion-mnist not installed";
   attnd::test::TempDir tmp;

@@ -3,6 +3,8 @@
 //   2. train the same ViT from scratch on a small labelled subset;
 //   3. train it again on that subset with attention distillation from the teacher;
 //   4. print (and write) the table of test accuracies, and heatmaps of teacher vs student.
+#include <ATen/Parallel.h>
+
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -25,7 +27,7 @@ struct DemoOptions {
   std::string out = "runs/demo";
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
   std::string device = "cpu";
-  int64_t teacher_steps = 800;
+  int64_t teacher_steps = 2000;
   int64_t student_steps = 500;
   int64_t labels = 1000;
   int64_t seed = 0;
@@ -55,6 +57,10 @@ Config stage_config(const DemoOptions& o, const std::string& name, bool distill,
                     "data.dir=" + o.data_dir, "data.val_examples=2000", "train.eval_every=100",
                     "train.log_every=25", "train.keep_checkpoints=1", "train.lr=2e-3",
                     "train.warmup_steps=50", "train.weight_decay=0.05",
+                    // Off: the teacher sees ~4 epochs of 58,000 images and does not overfit, so
+                    // crops and flips only slowed it (2,000 steps, seed 0: 83.8% val accuracy with
+                    // them, 88.8% without); the students scored the same either way (74.2/74.4%).
+                    "data.augment=false",
                     "run.overwrite=true"});  // the demo owns --out: a second `make demo` replaces it
   overrides.insert(overrides.end(), extra.begin(), extra.end());
   overrides.insert(overrides.end(), o.overrides.begin(), o.overrides.end());
@@ -83,7 +89,7 @@ void add_demo_command(CLI::App& app) {
   cmd->add_option("--set", o->overrides, "override a key in every stage's recipe")->take_all();
   cmd->callback([o]() {
     const auto t0 = std::chrono::steady_clock::now();
-    std::cout << "attnd demo: Fashion-MNIST, ViT 4x64 (patch 7), teacher on all labels, "
+    std::cout << "attnd demo: Fashion-MNIST, a ViT teacher on all labels, "
               << "students on " << o->labels << " labels\n";
     const auto steps = [](int64_t n) { return "train.steps=" + std::to_string(n); };
     const auto labels = "data.train_examples=" + std::to_string(o->labels);
@@ -112,21 +118,36 @@ void add_demo_command(CLI::App& app) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double t = teacher.test.at("accuracy"), s = scratch.test.at("accuracy"),
                  d = distilled.test.at("accuracy");
+    // Counts come from the runs (what each trainer sampled, what each test measured).
     std::ostringstream table;
     table << "| model | labels | test accuracy |\n|---|---|---|\n"
-          << "| teacher (ViT, supervised) | " << 60000 - 2000 << " | " << percent(t) << " |\n"
-          << "| student from scratch | " << o->labels << " | " << percent(s) << " |\n"
-          << "| student + attention distillation | " << o->labels << " | " << percent(d)
-          << " |\n";
+          << "| teacher (ViT, supervised) | " << teacher.train_examples << " | " << percent(t)
+          << " |\n"
+          << "| student from scratch | " << scratch.train_examples << " | " << percent(s) << " |\n"
+          << "| student + attention distillation | " << distilled.train_examples << " | "
+          << percent(d) << " |\n";
     std::ostringstream report;
     report << "# attnd demo\n\n" << table.str() << "\nAttention distillation changed the student's "
            << "test accuracy by " << std::showpos << std::fixed << std::setprecision(2)
-           << 100.0 * (d - s) << std::noshowpos << " points (Fashion-MNIST test split, 10000 "
-           << "images; best checkpoint by validation accuracy).\n\nHeatmaps: " << heatmaps
+           << 100.0 * (d - s) << std::noshowpos << " points (Fashion-MNIST test split, "
+           << distilled.test_examples << " images; best checkpoint by validation accuracy).\n\n"
+           << "Heatmaps: " << heatmaps
            << "/\nTotal time: " << std::setprecision(0) << seconds << " s\n";
     write_file_atomic((fs::path(o->out) / "report.md").string(), report.str());
-    nlohmann::json summary = {{"teacher", teacher.test}, {"scratch", scratch.test},
-                              {"distilled", distilled.test}, {"labels", o->labels},
+    const auto stage_json = [](const RecipeResult& r) {
+      return nlohmann::json{{"test", r.test},
+                            {"train_examples", r.train_examples},
+                            {"test_examples", r.test_examples},
+                            {"steps", r.train.steps_done},
+                            {"best_step", r.train.best_step},
+                            {"seconds", r.train.seconds}};
+    };
+    nlohmann::json summary = {{"teacher", stage_json(teacher)},
+                              {"scratch", stage_json(scratch)},
+                              {"distilled", stage_json(distilled)},
+                              {"labels", o->labels},
+                              {"seed", o->seed},
+                              {"threads", at::get_num_threads()},  // as the stages set them
                               {"seconds", seconds}};
     write_json_file((fs::path(o->out) / "results.json").string(), summary);
     std::cout << "\n" << report.str();

@@ -269,7 +269,9 @@ void write_result(const std::string& run_dir, const RecipeResult& r) {
                         {"best_step", r.train.best_step},
                         {"best_dir", r.train.best_dir},
                         {"val", r.train.best_metrics},
-                        {"test", r.test}};
+                        {"test", r.test},
+                        {"train_examples", r.train_examples},
+                        {"test_examples", r.test_examples}};
   write_json_file((fs::path(run_dir) / "result.json").string(), out);
 }
 
@@ -307,6 +309,8 @@ RecipeResult train_and_test(const Config& c, Task& task, const RecipeData& data,
   RecipeResult result;
   const auto options = stage_options(c, data);  // checks every train.* value
   result.run_dir = options.run_dir;
+  result.train_examples = data.train ? data.train->size() : 0;
+  result.test_examples = data.test ? data.test->size() : 0;
   // Data parallel: rank 0 alone prepares and writes the directory; the others only read it.
   const bool writer = is_writer_process();
   // Everything is checked before the first write: a refused run leaves the directory as it was.

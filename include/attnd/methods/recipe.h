@@ -34,6 +34,8 @@ struct RecipeResult {
   TrainResult train;
   Metrics test;         // the best checkpoint's metrics on the test split
   std::string run_dir;
+  int64_t train_examples = 0;  // what the trainer sampled from (after data.train_examples)
+  int64_t test_examples = 0;   // what `test` was measured on
 };
 
 // A fresh run needs a run directory that does not exist, is empty, or (overwrite: run.overwrite /
