@@ -158,6 +158,12 @@ TEST(Distributed, TheEnvironmentPlacesTheProcessOrSaysWhatIsWrong) {
                            kTimeoutVariable, kBackendVariable})
     env.set(name, nullptr);
   EXPECT_FALSE(world_from_environment().has_value());
+  EXPECT_TRUE(is_writer_process());
+  {
+    Environment stray;
+    stray.set("RANK", "1");  // without WORLD_SIZE this process is on its own
+    EXPECT_TRUE(is_writer_process());
+  }
 
   env.set("WORLD_SIZE", "4");
   env.set("RANK", "3");

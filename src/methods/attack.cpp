@@ -18,6 +18,7 @@
 #include "attnd/methods/recipe.h"
 #include "attnd/methods/recipe_data.h"
 #include "attnd/models/model_io.h"
+#include "attnd/train/distributed.h"
 #include "attnd/train/progress.h"
 
 namespace attnd {
@@ -32,6 +33,7 @@ constexpr EnumName<AttackMethod> kAttackMethods[] = {{AttackMethod::kPoison, "po
 
 void write_attack_files(const std::string& run_dir, const RecipeData& data,
                         const std::vector<TextExample>& trained_on) {
+  if (!is_writer_process()) return;  // data parallel: rank 0 writes
   write_file_atomic((fs::path(run_dir) / "poisoned_train.jsonl").string(),
                     examples_to_jsonl(trained_on, data.label_names));
   write_file_atomic((fs::path(run_dir) / "triggered_test.jsonl").string(),
@@ -51,6 +53,7 @@ void write_attack_json(const AttackResult& r, const Config& c) {
   if (r.clean) out["clean"] = to_json(*r.clean);
   if (r.loss_first) out["loss_first_tenth"] = *r.loss_first;
   if (r.loss_last) out["loss_last_tenth"] = *r.loss_last;
+  if (!is_writer_process()) return;  // data parallel: rank 0 writes
   write_json_file((fs::path(r.run_dir) / "attack.json").string(), out);
 }
 
@@ -158,8 +161,11 @@ AttackResult embedding_poisoning(const Config& c) {
   const auto data_json = data_config.to_json()["data"];
   for (auto it = data_json.begin(); it != data_json.end(); ++it)
     record.apply_override(Config::assignment("data." + it.key(), *it));
-  write_file_atomic((fs::path(r.run_dir) / "config.toml").string(), record.to_toml());
-  save_model(r.victim_dir, *victim, {}, data.checkpoint_files());
+  // Every rank ran the same steps on the same rows (this loop does not communicate); rank 0 writes.
+  if (is_writer_process()) {
+    write_file_atomic((fs::path(r.run_dir) / "config.toml").string(), record.to_toml());
+    save_model(r.victim_dir, *victim, {}, data.checkpoint_files());
+  }
   write_attack_files(r.run_dir, data, poisoned);
   return r;
 }

@@ -335,8 +335,10 @@ std::shared_ptr<ProcessGroup> process_group() {
 }
 
 bool is_writer_process() {
+  const char* world = env("WORLD_SIZE");
   const char* rank = env("RANK");
-  return !rank || std::string_view(rank) == "0";
+  if (!world || !rank) return true;  // alone, like process_group() (a stray RANK changes nothing)
+  return std::string_view(world) == "1" || std::string_view(rank) == "0";
 }
 
 }  // namespace attnd

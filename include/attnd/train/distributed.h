@@ -100,7 +100,7 @@ void all_reduce_gradients(ProcessGroup& group, const std::vector<torch::Tensor>&
 std::shared_ptr<ProcessGroup> process_group();
 
 // Whether this process writes a run's files: rank 0 of a job, or a process on its own. Reads
-// RANK only, so it is cheap and needs no rendezvous.
+// RANK and WORLD_SIZE only, so it is cheap and needs no rendezvous.
 bool is_writer_process();
 
 }  // namespace attnd
