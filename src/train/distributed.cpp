@@ -1,9 +1,22 @@
 // c10d's Gloo process group is declared only under USE_C10D_GLOO (CMakeLists.txt defines it for
-// this file; the symbols are in libtorch_cpu, the headers need Debian's libgloo-dev).
+// this file, and so does this file itself for builds that do not; the symbols are in
+// libtorch_cpu, the headers need Debian's libgloo-dev).
+#ifndef USE_C10D_GLOO
+#define USE_C10D_GLOO 1
+#endif
 #include "attnd/train/distributed.h"
 
-#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+// A LibTorch shipped without Gloo's headers (some pip wheels) still builds attnd: the group then
+// refuses to start, saying why.
+#if __has_include(<gloo/context.h>)
+#define ATTND_HAVE_GLOO 1
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#else
+#define ATTND_HAVE_GLOO 0
+#include <torch/csrc/distributed/c10d/Backend.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#endif
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #ifdef ATTND_WITH_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
@@ -16,10 +29,18 @@
 
 #include "attnd/core/error.h"
 #include "attnd/core/parse_number.h"
+#include "attnd/core/torch_compat.h"
 
 namespace attnd {
 
 namespace {
+
+// What ProcessGroupGloo (and NCCL's) derive from, whose collectives the group calls.
+#if ATTND_C10D_GROUPS_ARE_BACKENDS
+using Collectives = ::c10d::Backend;
+#else
+using Collectives = ::c10d::ProcessGroup;
+#endif
 
 const char* env(const char* name) {
   const char* value = std::getenv(name);
@@ -51,6 +72,7 @@ std::string seconds(std::chrono::milliseconds t) {
   return std::to_string(t.count() / 1000) + " s";
 }
 
+#if ATTND_HAVE_GLOO
 std::shared_ptr<::gloo::transport::Device> gloo_device(const WorldSpec& spec) {
   // GLOO_SOCKET_IFNAME is torch.distributed's knob for machines with several interfaces.
   if (const char* ifname = env("GLOO_SOCKET_IFNAME"))
@@ -59,6 +81,7 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const WorldSpec& spec) {
     return ::c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1");
   return ::c10d::ProcessGroupGloo::createDefaultDevice();
 }
+#endif
 
 // Runs of consecutive tensors of one dtype and device, each run at most bucket_bytes (a larger
 // tensor alone): the same runs on every rank, since every rank passes the same tensors.
@@ -115,8 +138,10 @@ std::optional<WorldSpec> world_from_environment() {
 
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<::c10d::Store> store;
-  c10::intrusive_ptr<::c10d::ProcessGroup> group;
+  c10::intrusive_ptr<Collectives> group;
+#if ATTND_HAVE_GLOO
   ::c10d::ProcessGroupGloo* gloo = nullptr;  // `group` when it is Gloo's: its barrier names ranks
+#endif
 
   // Waits for a collective; a failure becomes an Error that names this rank and the likely cause.
   void wait(const c10::intrusive_ptr<::c10d::Work>& work, const WorldSpec& spec,
@@ -170,12 +195,17 @@ ProcessGroup::ProcessGroup(const WorldSpec& spec) : spec_(spec), impl_(std::make
                         "configure with -DATTND_WITH_NCCL=ON against a CUDA LibTorch, or use gloo");
 #endif
     } else {
+#if ATTND_HAVE_GLOO
       auto options = ::c10d::ProcessGroupGloo::Options::create(spec.timeout);
       options->devices.push_back(gloo_device(spec));
       auto gloo = c10::make_intrusive<::c10d::ProcessGroupGloo>(
           impl_->store, static_cast<int>(spec.rank), static_cast<int>(spec.world_size), options);
       impl_->gloo = gloo.get();
       impl_->group = gloo;
+#else
+      throw_error("this attnd was built against a LibTorch without Gloo's headers (gloo/*.h): "
+                  "install them (Debian: libgloo-dev) and rebuild");
+#endif
     }
   } catch (const InputError&) {
     throw;
@@ -271,6 +301,7 @@ EvalSums ProcessGroup::all_reduce(const EvalSums& sums) {
 
 void ProcessGroup::barrier() {
   if (spec_.world_size == 1) return;
+#if ATTND_HAVE_GLOO
   if (impl_->gloo) {
     // Gloo's monitored barrier names the rank that did not arrive.
     ::c10d::BarrierOptions options;
@@ -283,6 +314,7 @@ void ProcessGroup::barrier() {
     }
     return;
   }
+#endif
   impl_->wait(impl_->group->barrier(), spec_, "barrier");
 }
 

@@ -22,6 +22,10 @@ using optional = c10::optional<T>;
 }
 #endif
 
+// c10d (train/distributed.cpp): from 2.0 the Gloo and NCCL process groups derive from
+// c10d::Backend, which c10d::ProcessGroup wraps; in 1.13 they derive from c10d::ProcessGroup.
+#define ATTND_C10D_GROUPS_ARE_BACKENDS ATTND_TORCH_AT_LEAST(2, 0)
+
 #include <sstream>
 #include <string>
 #include <type_traits>
