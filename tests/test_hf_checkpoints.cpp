@@ -243,6 +243,46 @@ TEST(HfCheckpoints, AShardedGpt2DirectoryLoadsThroughItsIndex) {
                      2e-5, "LM logits");
 }
 
+// ---- saving back -------------------------------------------------------------------------------
+
+// A loaded HF directory saved again is the same layout: the file's names (buffers and the tied
+// head left out, legacy names modernised, the task prefix present) with the same values, GPT-2's
+// Conv1D weights again [in, out].
+TEST(HfCheckpoints, ALoadedDirectorySavesBackInTheHfLayout) {
+  TempDir root;
+  torch::manual_seed(5);
+  const TensorMap bert = bert_hf_file(false);
+  const TensorMap gpt2 = gpt2_hub_file();
+  const std::pair<std::string, std::pair<json, TensorMap>> cases[] = {
+      {"bert", {kBertConfig, bert}}, {"gpt2", {kGpt2Config, gpt2}}};
+  for (const auto& [name, given] : cases) {
+    SCOPED_TRACE(name);
+    write_model_dir(root / name, given.first, given.second);
+    Model model = load_model(root / name);
+    save_model(root / (name + "-saved"), *model);
+    const TensorMap saved = read_safetensors(root / (name + "-saved/model.safetensors")).tensors;
+    TensorMap expected;
+    for (const auto& [n, t] : given.second) {
+      auto ends = [&](const std::string& suffix) {
+        return n.size() >= suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0;
+      };
+      if (ends(".position_ids") || ends(".attn.bias") || ends(".attn.masked_bias") ||
+          n == "lm_head.weight")
+        continue;
+      expected[name == "gpt2" ? "transformer." + n : n] = t;
+    }
+    for (const auto& kv : saved) EXPECT_TRUE(expected.count(kv.first)) << "saved " << kv.first;
+    ASSERT_EQ(saved.size(), expected.size());
+    for (const auto& [n, t] : expected) {
+      ASSERT_TRUE(saved.count(n)) << n;
+      EXPECT_TRUE(torch::equal(saved.at(n), t)) << n;  // shape and values: Conv1D [in, out]
+    }
+    const json config = read_json_file(root / (name + "-saved/config.json"));
+    EXPECT_EQ(config.at("architectures"), given.first.at("architectures"));
+    EXPECT_EQ(config.at("model_type"), given.first.at("model_type"));
+  }
+}
+
 // ---- what is refused, by name ----------------------------------------------------------------------
 
 TEST(HfCheckpoints, APickleOnlyDirectoryIsRefusedNamingTheFileAndTheConversion) {
