@@ -4,6 +4,11 @@
 //                      client and Gloo group, so the bytes really cross the loopback device);
 //  BM_Memcpy/n         std::memcpy of the same n floats: the machine's memory bandwidth, the
 //                      ceiling a local all-reduce could approach.
+//  BM_TrainStep/ranks  one training step of the demo ViT (bench_train_step's, 28×28×1, hidden
+//                      64, 4 layers) on a global batch of 128: ranks:1 alone, ranks:2 two ranks
+//                      of 64 each with the gradient all-reduce of the trainer
+//                      (all_reduce_gradients); steps per second and scaling efficiency follow
+//                      from the two times.
 // bytes_per_second is the buffer's size per operation (nccl-tests' "algbw"). A ring all-reduce of
 // two ranks sends and receives each byte once per rank.
 //
@@ -19,15 +24,57 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
 
 #include "attnd/core/torch_compat.h"
+#include "attnd/models/model.h"
 #include "attnd/train/distributed.h"
 
 namespace {
 
-constexpr int64_t kBatch = 8;  // all-reduces per command, so commands cost little
+constexpr int64_t kBatch = 8;        // all-reduces per command, so commands cost little
+constexpr int64_t kStepBatch = 4;    // training steps per command
+constexpr int64_t kGlobalBatch = 128;
+
+// bench_train_step's demo ViT.
+const nlohmann::json kVitConfig = {{"model_type", "vit"},
+                                   {"image_size", 28},
+                                   {"patch_size", 4},
+                                   {"num_channels", 1},
+                                   {"hidden_size", 64},
+                                   {"num_hidden_layers", 4},
+                                   {"num_attention_heads", 4},
+                                   {"intermediate_size", 256},
+                                   {"num_labels", 10},
+                                   {"hidden_dropout_prob", 0.0},
+                                   {"attention_probs_dropout_prob", 0.0},
+                                   {"layer_norm_eps", 1e-6}};
+
+// One rank's model, optimiser and share of the batch. Built on the main thread: the two ranks'
+// threads share torch's global generator.
+struct Replica {
+  explicit Replica(int64_t batch) : model(attnd::create_model(kVitConfig)) {
+    model->train();
+    optimizer = std::make_unique<torch::optim::AdamW>(
+        model->parameters(), torch::optim::AdamWOptions(1e-3).weight_decay(0.05));
+    input.pixel_values = torch::rand({batch, 1, 28, 28});
+    labels = torch::randint(0, 10, {batch}, torch::kLong);
+  }
+  // zero_grad, forward, cross-entropy, backward, the all-reduce when in a group, AdamW.
+  void step(attnd::ProcessGroup* group) {
+    optimizer->zero_grad();
+    auto loss = torch::nn::functional::cross_entropy(model->forward(input).logits, labels);
+    loss.backward();
+    if (group) attnd::all_reduce_gradients(*group, model->parameters());
+    optimizer->step();
+  }
+  attnd::Model model;
+  std::unique_ptr<torch::optim::AdamW> optimizer;
+  attnd::ModelInput input;
+  torch::Tensor labels;
+};
 
 int free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -42,20 +89,26 @@ int free_port() {
 }
 
 // Two ranks: rank 0 is the benchmark's thread, rank 1 a thread that follows its commands (a
-// broadcast of [floats, count]: that many all-reduces of that size; floats = 0 ends it).
+// broadcast of [floats, count]: that many all-reduces of that many floats; floats = -1: that many
+// training steps of its replica; floats = 0 ends it).
 class Pair {
  public:
-  Pair() {
+  Pair() : replica0_(kGlobalBatch / 2), replica1_(kGlobalBatch / 2) {
     const int port = free_port();
-    peer_ = std::thread([port] {
+    peer_ = std::thread([this, port] {
       attnd::ProcessGroup group(spec(1, port));
       for (;;) {
         auto command = torch::zeros({2}, torch::kLong);
         group.broadcast({command});
         const int64_t floats = command[0].item<int64_t>();
+        const int64_t count = command[1].item<int64_t>();
         if (floats == 0) return;
+        if (floats < 0) {
+          for (int64_t i = 0; i < count; ++i) replica1_.step(&group);
+          continue;
+        }
         auto buffer = torch::ones({floats});
-        for (int64_t i = 0; i < command[1].item<int64_t>(); ++i) group.all_reduce_sum({buffer});
+        for (int64_t i = 0; i < count; ++i) group.all_reduce_sum({buffer});
       }
     });
     rank0_ = std::make_unique<attnd::ProcessGroup>(spec(0, port));
@@ -68,6 +121,7 @@ class Pair {
     rank0_->broadcast({torch::tensor({floats, count}, torch::kLong)});
   }
   attnd::ProcessGroup& rank0() { return *rank0_; }
+  Replica& replica0() { return replica0_; }
 
  private:
   static attnd::WorldSpec spec(int64_t rank, int port) {
@@ -78,6 +132,7 @@ class Pair {
     s.timeout = std::chrono::seconds(60);
     return s;
   }
+  Replica replica0_, replica1_;
   std::thread peer_;
   std::unique_ptr<attnd::ProcessGroup> rank0_;
 };
@@ -105,6 +160,21 @@ void BM_Memcpy(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
 }
 
+void BM_TrainStep(benchmark::State& state) {
+  if (state.range(0) == 1) {
+    Replica alone(kGlobalBatch);
+    for (auto _ : state) alone.step(nullptr);
+  } else {
+    while (state.KeepRunningBatch(kStepBatch)) {
+      pair->command(-1, kStepBatch);
+      for (int64_t i = 0; i < kStepBatch; ++i) pair->replica0().step(&pair->rank0());
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * kGlobalBatch);  // examples
+  state.counters["steps_per_second"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
 void sizes(benchmark::internal::Benchmark* b) {
   for (int64_t floats : {int64_t{1} << 10, int64_t{1} << 14, int64_t{1} << 18, int64_t{1} << 22,
                          int64_t{1} << 24})
@@ -114,6 +184,7 @@ void sizes(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_GlooAllReduce)->Apply(sizes);
 BENCHMARK(BM_Memcpy)->Apply(sizes);
+BENCHMARK(BM_TrainStep)->ArgName("ranks")->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
