@@ -214,6 +214,49 @@ TEST(MixerDecode, WrongStateOrShapeIsAnInputError) {
             std::string::npos);
 }
 
+// decode_absorb of the first n − 1 positions, then one decode_step, against the last row of the
+// mixer's causal forward over all n: the absorbed positions count as if they had been fed.
+void expect_absorbed_context_decodes_as_forward(MixerImpl& mixer, const std::string& what) {
+  torch::manual_seed(4);
+  const int64_t b = 2, h = 2, n = 13, d = 8;
+  auto q = torch::randn({b, h, n, d}, kF64), k = torch::randn({b, h, n, d}, kF64);
+  auto v = torch::randn({b, h, n, d}, kF64);
+  AttentionMask causal;
+  causal.causal = true;
+  torch::NoGradGuard no_grad;
+  auto expected = mixer.forward(q, k, v, causal, MixerTap{}).narrow(2, n - 1, 1);
+  auto state = mixer.start_decode();
+  mixer.decode_absorb(k.narrow(2, 0, n - 1), v.narrow(2, 0, n - 1), *state);
+  auto y = mixer.decode_step(q.narrow(2, n - 1, 1), k.narrow(2, n - 1, 1), v.narrow(2, n - 1, 1),
+                             *state);
+  expect_close(y, expected, kTol, what);
+  EXPECT_EQ(state->tokens(), n);
+  // Only a fresh state absorbs (the positions would otherwise land after the ones fed).
+  EXPECT_NE(error_of([&] { mixer.decode_absorb(k, v, *state); }).find("holds 13 positions"),
+            std::string::npos) << what;
+}
+
+TEST(MixerDecode, AbsorbedPositionsDecodeAsIfTheyHadBeenFed) {
+  SoftmaxMixerImpl softmax;
+  expect_absorbed_context_decodes_as_forward(softmax, "softmax");
+  for (const std::string kind : {"softmax_split", "elu"}) {
+    LinearMixerOptions o;
+    o.feature_map = map_options(kind);
+    o.chunk = 4;
+    LinearMixerImpl linear(o);
+    linear.to(torch::kDouble);
+    expect_absorbed_context_decodes_as_forward(linear, "linear/" + kind);
+  }
+  for (int64_t window : {4, 50}) {  // the window overflows into the linear sums; or holds all
+    HybridMixerOptions o;
+    o.feature_map = map_options("softmax_split");
+    o.window = window;
+    HybridMixerImpl hybrid(o);
+    hybrid.to(torch::kDouble);
+    expect_absorbed_context_decodes_as_forward(hybrid, "hybrid W=" + std::to_string(window));
+  }
+}
+
 TEST(DecodeState, KvCacheKeepsItsContentAcrossGrowth) {
   KvCache cache;
   std::vector<torch::Tensor> ks, vs;
@@ -294,6 +337,36 @@ TEST(Gpt2Decoder, LinearStateIsFlatSoftmaxCacheGrows) {
   // Softmax: K and V of every position so far: t · 2 heads · (8 + 8) · 8 bytes.
   for (int64_t t = 0; t < 24; ++t) EXPECT_EQ(soft[t], (t + 1) * 2 * 16 * 8);
   EXPECT_EQ(dl.state_bytes().size(), 2u);
+}
+
+// A synthetic context of n positions leaves every layer's state as n fed tokens would: the KV
+// cache holds n · heads · (Dk + Dv) float64 values, the linear state its fixed size; the next
+// step runs at position n.
+TEST(Gpt2Decoder, SyntheticContextHasTheStateOfThatManyPositions) {
+  auto softmax = tiny_model(nullptr);
+  Gpt2Decoder ds(softmax);
+  ds.fill_synthetic_context(10, 3);
+  EXPECT_EQ(ds.position(), 10);
+  for (int64_t bytes : ds.state_bytes()) EXPECT_EQ(bytes, 10 * 2 * (8 + 8) * 8);
+  auto logits = ds.step(torch::tensor({5}, torch::kLong));
+  EXPECT_EQ(ds.position(), 11);
+  EXPECT_TRUE(torch::isfinite(logits).all().item<bool>());
+  for (int64_t bytes : ds.state_bytes()) EXPECT_EQ(bytes, 11 * 2 * (8 + 8) * 8);
+
+  auto spec = linear_spec("softmax_split");
+  auto linear = tiny_model(&spec);
+  Gpt2Decoder dl(linear), fed(linear);
+  dl.fill_synthetic_context(10);
+  auto ids = random_ids(1, 10);
+  for (int64_t t = 0; t < 10; ++t) fed.step(ids.select(1, t));
+  EXPECT_EQ(dl.state_bytes(), fed.state_bytes());
+
+  // A fed decoder, or a context that leaves no room, is refused by name.
+  EXPECT_NE(error_of([&] { fed.fill_synthetic_context(4); }).find("fresh decoder"),
+            std::string::npos);
+  Gpt2Decoder fresh(softmax);
+  EXPECT_NE(error_of([&] { fresh.fill_synthetic_context(24); }).find("n_positions = 24"),
+            std::string::npos);
 }
 
 TEST(Gpt2Decoder, ErrorsNameTheLimitTheModelTypeAndTheMap) {

@@ -47,6 +47,27 @@ torch::Tensor Gpt2Decoder::prefill(const torch::Tensor& ids, bool all_logits) {
   return run(ids, all_logits);
 }
 
+void Gpt2Decoder::fill_synthetic_context(int64_t n, uint64_t seed, int64_t batch) {
+  const auto& c = model_->config();
+  ATTND_CHECK_INPUT(position_ == 0, "gpt2 decoder: a synthetic context fills a fresh decoder; ",
+                    position_, " positions were fed already");
+  ATTND_CHECK_INPUT(n >= 1 && n < c.n_positions && batch >= 1, "gpt2 decoder: a synthetic context "
+                    "of ", n, " positions (batch ", batch, ") must leave room in n_positions = ",
+                    c.n_positions);
+  torch::NoGradGuard no_grad;
+  const auto& wte = model_->transformer->wte->weight;
+  const auto options = wte.options();
+  const int64_t heads = c.n_head, head_dim = c.n_embd / c.n_head;
+  auto gen = at::detail::createCPUGenerator(seed);
+  for (int64_t l = 0; l < model_->num_layers(); ++l) {
+    auto k = at::randn({batch, heads, n, head_dim}, gen, options.device(torch::kCPU)).to(options);
+    auto v = at::randn({batch, heads, n, head_dim}, gen, options.device(torch::kCPU)).to(options);
+    model_->attention(l)->mixer()->decode_absorb(k, v, *states_[l]);
+  }
+  position_ = n;
+  batch_ = batch;
+}
+
 torch::Tensor Gpt2Decoder::run(const torch::Tensor& ids_in, bool all_logits) {
   const auto& c = model_->config();
   check_token_ids(ids_in, c.vocab_size, std::numeric_limits<int64_t>::max(), "gpt2 decoder");

@@ -44,6 +44,12 @@ torch::Tensor LinearMixerImpl::decode_prefill(const torch::Tensor& q, const torc
   return y;
 }
 
+void LinearMixerImpl::decode_absorb(const torch::Tensor& k, const torch::Tensor& v,
+                                    MixerDecodeState& state) {
+  check_decode_absorb(k, v, state, kind());
+  decode_state_as<LinearDecodeState>(state, "linear").absorb(k_map->forward(k), v);
+}
+
 // ---- hybrid -----------------------------------------------------------------------------------
 
 std::unique_ptr<MixerDecodeState> HybridMixerImpl::start_decode() {
@@ -84,6 +90,15 @@ torch::Tensor HybridMixerImpl::decode_prefill(const torch::Tensor& q, const torc
   const int64_t left = st.fill(k, v);
   if (left > 0) st.absorb(k_map->forward(k.narrow(2, 0, left)), v.narrow(2, 0, left));
   return y;
+}
+
+// As decode_prefill's state, without its outputs.
+void HybridMixerImpl::decode_absorb(const torch::Tensor& k, const torch::Tensor& v,
+                                    MixerDecodeState& state) {
+  check_decode_absorb(k, v, state, kind());
+  auto& st = decode_state_as<WindowDecodeState>(state, "hybrid");
+  const int64_t left = st.fill(k, v);
+  if (left > 0) st.absorb(k_map->forward(k.narrow(2, 0, left)), v.narrow(2, 0, left));
 }
 
 }  // namespace attnd

@@ -47,6 +47,16 @@ void check_decode_step(const torch::Tensor& q, const torch::Tensor& k, const tor
   ATTND_CHECK_INPUT(q.size(2) >= 1, who, " decoding needs at least one position");
 }
 
+void check_decode_absorb(const torch::Tensor& k, const torch::Tensor& v,
+                         const MixerDecodeState& state, const std::string& who) {
+  ATTND_CHECK_INPUT(k.defined() && v.defined() && k.dim() == 4 && v.dim() == 4 &&
+                        k.size(0) == v.size(0) && k.size(1) == v.size(1) &&
+                        k.size(2) == v.size(2) && k.size(2) >= 1,
+                    who, " decode_absorb takes k [B, H, n, Dk] and v [B, H, n, Dv] with n >= 1");
+  ATTND_CHECK_INPUT(state.tokens() == 0, who, " decode_absorb starts a state; this one holds ",
+                    state.tokens(), " positions already");
+}
+
 std::unique_ptr<MixerDecodeState> MixerImpl::start_decode() {
   throw_input_error("attention mixer '", kind(), "' has no incremental decoding");
 }
@@ -76,6 +86,16 @@ torch::Tensor SoftmaxMixerImpl::decode_step(const torch::Tensor& q, const torch:
   auto& cache = decode_state_as<KvCache>(state, "softmax");
   cache.append(k, v);
   return torch::matmul(torch::softmax(scaled_logits(q, cache.keys()), -1), cache.values());
+}
+
+void MixerImpl::decode_absorb(const torch::Tensor&, const torch::Tensor&, MixerDecodeState&) {
+  throw_input_error("attention mixer '", kind(), "' has no incremental decoding");
+}
+
+void SoftmaxMixerImpl::decode_absorb(const torch::Tensor& k, const torch::Tensor& v,
+                                     MixerDecodeState& state) {
+  check_decode_absorb(k, v, state, kind());
+  decode_state_as<KvCache>(state, "softmax").append(k, v);
 }
 
 // Queries sit at the end of the cached keys: AttentionMask's causal convention.

@@ -31,6 +31,13 @@ class Gpt2Decoder {
   // last position [B, vocab], or of every position [B, n, vocab] with all_logits.
   torch::Tensor prefill(const torch::Tensor& ids, bool all_logits = false);
 
+  // Benchmarks: puts n positions of standard-normal keys and values (drawn from `seed`) into every
+  // layer's state (MixerImpl::decode_absorb) without running them, as if n tokens had been fed.
+  // The steps that follow cost what they cost at context n (the same shapes and state sizes);
+  // their logits mean nothing. Softmax reaches 64k positions without an O(n²) prefill this way.
+  // Fresh decoder only (position 0); n + the steps to come must fit n_positions.
+  void fill_synthetic_context(int64_t n, uint64_t seed = 0, int64_t batch = 1);
+
   // Positions fed so far (the position id of the next token).
   int64_t position() const { return position_; }
   // state_bytes() of each layer's state.

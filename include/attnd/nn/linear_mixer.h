@@ -43,6 +43,8 @@ class LinearMixerImpl : public MixerImpl {
                             MixerDecodeState& state) override;
   torch::Tensor decode_prefill(const torch::Tensor& q, const torch::Tensor& k,
                                const torch::Tensor& v, MixerDecodeState& state) override;
+  void decode_absorb(const torch::Tensor& k, const torch::Tensor& v,
+                     MixerDecodeState& state) override;
 
   FeatureMap q_map, k_map;
 
@@ -94,6 +96,8 @@ class HybridMixerImpl : public MixerImpl {
                             MixerDecodeState& state) override;
   torch::Tensor decode_prefill(const torch::Tensor& q, const torch::Tensor& k,
                                const torch::Tensor& v, MixerDecodeState& state) override;
+  void decode_absorb(const torch::Tensor& k, const torch::Tensor& v,
+                     MixerDecodeState& state) override;
 
   FeatureMap q_map, k_map;
   torch::Tensor window_factors;  // θ [H], LoLCATs' name

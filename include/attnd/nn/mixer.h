@@ -50,6 +50,12 @@ class MixerImpl : public torch::nn::Module {
                                     const torch::Tensor& v, MixerDecodeState& state);
   virtual torch::Tensor decode_prefill(const torch::Tensor& q, const torch::Tensor& k,
                                        const torch::Tensor& v, MixerDecodeState& state);
+  // Puts n positions' keys k [B, H, n, Dk] and values v [B, H, n, Dv] into an empty state without
+  // computing their outputs, so that decoding continues as if they had been fed. Benchmarks use
+  // it to decode at a long synthetic context without the prefill (O(n²) for softmax). The base
+  // class refuses, as start_decode does.
+  virtual void decode_absorb(const torch::Tensor& k, const torch::Tensor& v,
+                             MixerDecodeState& state);
 };
 using Mixer = std::shared_ptr<MixerImpl>;
 
@@ -67,6 +73,8 @@ class SoftmaxMixerImpl : public MixerImpl {
                             MixerDecodeState& state) override;
   torch::Tensor decode_prefill(const torch::Tensor& q, const torch::Tensor& k,
                                const torch::Tensor& v, MixerDecodeState& state) override;
+  void decode_absorb(const torch::Tensor& k, const torch::Tensor& v,
+                     MixerDecodeState& state) override;
 
  private:
   double dropout_;
@@ -81,6 +89,9 @@ torch::Tensor masked_softmax(const torch::Tensor& logits, const AttentionMask& m
 // (decode_step), n ≥ 1 otherwise (decode_prefill); `who` names the mixer in the InputError.
 void check_decode_step(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                        const std::string& who, bool one_position = true);
+// Checks decode_absorb's inputs: k [B, H, n, Dk], v [B, H, n, Dv] with n ≥ 1, and an empty state.
+void check_decode_absorb(const torch::Tensor& k, const torch::Tensor& v,
+                         const MixerDecodeState& state, const std::string& who);
 
 // Creates a mixer by registry name; throws InputError listing the known names otherwise.
 // Only kinds without shape-dependent options ("softmax"); the others need a spec.
