@@ -170,10 +170,15 @@ void run_local_workers(int64_t nproc, const std::vector<std::string>& argv) {
     const int64_t rank = it->second;
     running.erase(it);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) continue;
+    // The ranks still running: when the failed one gave up waiting for the others, the one that
+    // hangs is among them.
+    std::string still;
+    for (const auto& kv : running) still += (still.empty() ? "" : ", ") + std::to_string(kv.second);
     stop_all(running);
     const std::string what = "data parallel: rank " + std::to_string(rank) + " of " +
                              std::to_string(nproc) + " " + describe(status) +
-                             "; the other ranks were stopped";
+                             "; the other ranks were stopped" +
+                             (still.empty() ? std::string() : " (still running: " + still + ")");
     if (WIFEXITED(status) && WEXITSTATUS(status) == 2) throw InputError(what + " (bad input, see its message above)");
     throw Error(what + ". Rerun the command with --resume <run directory> to continue from the last "
                 "checkpoint.");
