@@ -95,6 +95,17 @@ TEST(CliPredict, ClassifierLogitsProbabilitiesAndLabelsMatchTheTransformersForwa
   EXPECT_FALSE(lines[1].contains("true_label"));  // no label in the input
   EXPECT_EQ(lines[2].at("true_label"), "neg");
   EXPECT_EQ(lines[1].at("text"), "Bad plot");
+  // In float64 the same file matches the float64 oracle to rounding.
+  ASSERT_EQ(run("predict " + model + " --input " + tmp / "in.jsonl" + " --out " +
+                tmp / "out64.jsonl" + " --dtype float64").code, 0);
+  const auto lines64 = read_jsonl(tmp / "out64.jsonl");
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const auto input = torch::tensor(ids[i], torch::kLong).unsqueeze(0);
+    test::expect_close(as_tensor(lines64[i].at("logits")),
+                       test::bert_logits_by_hand(file, {2, 2, 1e-12}, input,
+                                                 torch::zeros_like(input), {})[0],
+                       1e-9, "float64 logits");
+  }
 }
 
 TEST(CliPredict, LanguageModelTopKPerTokenAndLogLikelihoodMatchTheTransformersForward) {

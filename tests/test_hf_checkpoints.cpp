@@ -285,6 +285,22 @@ TEST(HfCheckpoints, ALoadedDirectorySavesBackInTheHfLayout) {
 
 // ---- what is refused, by name ----------------------------------------------------------------------
 
+// A BertModel directory (no prefix, no head) is named as such beside the missing classifier.
+TEST(HfCheckpoints, ABaseModelDirectoryIsNamedBesideItsMissingHead) {
+  TempDir root;
+  torch::manual_seed(6);
+  TensorMap base;
+  for (const auto& [name, t] : bert_hf_file(false))
+    if (name.rfind("bert.", 0) == 0) base[name.substr(5)] = t;
+  json config = kBertConfig;
+  config["architectures"] = {"BertModel"};
+  write_model_dir(root / "base", config, base);
+  expect_contains(error_of([&] { load_model(root / "base"); }),
+                  {"2 tensors", "missing tensor 'classifier.weight' (expected shape [3, 8])",
+                   "missing tensor 'classifier.bias' (expected shape [3])", "holds a BertModel",
+                   "no sequence-classification head"});
+}
+
 TEST(HfCheckpoints, APickleOnlyDirectoryIsRefusedNamingTheFileAndTheConversion) {
   TempDir root;
   const std::string dir = root / "pickled";

@@ -44,6 +44,7 @@ struct PredictOptions {
   bool full_logits = false;
   double pixel_mean = 0.0, pixel_std = 1.0;
   std::string device = "cpu";
+  std::string dtype = "float32";  // what the model computes in (files of any float dtype load)
 };
 
 // One input: a text or an image file, and its label id when the input gives one.
@@ -95,7 +96,10 @@ class Predictor {
     ATTND_CHECK_INPUT(o.pixel_std > 0, "--pixel-std must be > 0, got ", o.pixel_std);
     const auto files = find_checkpoint_files(o.model);
     config_ = read_json_file(files.config);
+    ATTND_CHECK_INPUT(o.dtype == "float32" || o.dtype == "float64", "--dtype must be float32 or "
+                      "float64, got '", o.dtype, "'");
     model_ = load_model(o.model, device_);
+    if (o.dtype == "float64") model_->to(torch::kDouble);
     model_->eval();
     const auto kind = model_->task_kind();
     ATTND_CHECK_INPUT(kind == TaskKind::kClassification || kind == TaskKind::kLanguageModel,
@@ -168,7 +172,7 @@ class Predictor {
     input.input_ids = ids.to(device_);
     input.attention_mask = mask.to(device_);
     input.token_type_ids = torch::zeros_like(input.input_ids);
-    const auto logits = model_->forward(input).logits.to(torch::kCPU).to(torch::kFloat);
+    const auto logits = model_->forward(input).logits.to(torch::kCPU);
     std::vector<json> out;
     for (int64_t i = 0; i < b; ++i) {
       json line = {{"index", first + size_t(i)}, {"text", batch[size_t(i)].text}};
@@ -204,7 +208,7 @@ class Predictor {
     }
     ModelInput input;
     input.pixel_values = torch::stack(images).to(device_);
-    const auto logits = model_->forward(input).logits.to(torch::kCPU).to(torch::kFloat);
+    const auto logits = model_->forward(input).logits.to(torch::kCPU);
     std::vector<json> out;
     for (size_t i = 0; i < batch.size(); ++i) {
       json line = {{"index", first + i}, {"image", batch[i].image}};
@@ -308,6 +312,8 @@ void add_predict_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--pixel-std", o->pixel_std, "images: see --pixel-mean")->capture_default_str();
   cmd->add_option("--device", o->device, "cpu, cuda, cuda:N")->capture_default_str();
+  cmd->add_option("--dtype", o->dtype, "compute in float32 or float64 (weights stored in F16, BF16, "
+                  "F32 or F64 are converted)")->capture_default_str();
   cmd->callback([o]() { predict(*o); });
 }
 

@@ -7,6 +7,7 @@
 #include "attnd/core/error.h"
 #include "attnd/io/json_file.h"
 #include "attnd/models/checkpoint_state.h"
+#include "attnd/models/hf_architecture.h"
 
 namespace attnd {
 
@@ -26,8 +27,19 @@ Model load_model(const std::string& dir_or_file, const torch::Device& device) {
   } catch (const InputError& e) {
     throw_input_error(files.config, ": ", e.what());
   }
-  auto tensors = model->import_hf(read_checkpoint_weights(files));
-  model->load_state(tensors, files.weights);
+  const TensorMap stored = read_checkpoint_weights(files);
+  try {
+    model->load_state(model->import_hf(stored), files.weights);
+  } catch (const InputError& e) {
+    // A file of another class of the family (BertModel for BertForSequenceClassification...):
+    // say which, beside the tensors that do not fit.
+    std::vector<std::string> names;
+    for (const auto& kv : stored) names.push_back(kv.first);
+    const auto architecture = hf_architecture(config, names);
+    if (architecture.loadable || architecture.name.empty()) throw;
+    throw InputError(std::string(e.what()) + "\n(" + files.weights + " holds a " +
+                     architecture.name + ": " + architecture.note + ")");
+  }
   model->to(device);
   return model;
 }
