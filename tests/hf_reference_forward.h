@@ -9,6 +9,10 @@
 //   GPT-2: models/gpt2/modeling_gpt2.py — GPT2Block.forward (pre-LN: x + attn(ln_1(x)),
 //   x + mlp(ln_2(x))), Conv1D.forward (x @ W + b), GPT2Attention._attn (causal), GPT2MLP
 //   ("gelu_new" = tanh GELU), ln_f, lm_head tied to wte.
+//   ViT: models/vit/modeling_vit.py — ViTPatchEmbeddings (Conv2d, stride = patch), ViTEmbeddings
+//   ([CLS; patches] + position embeddings), ViTLayer.forward (pre-LN: x + attention(
+//   layernorm_before(x)), then x + output(intermediate(layernorm_after(x)))), the final layernorm,
+//   ViTForImageClassification (classifier of the CLS token).
 #pragma once
 
 #include <torch/torch.h>
@@ -126,6 +130,40 @@ inline torch::Tensor gpt2_logits_by_hand(const TensorMap& t, const HfSizes& s,
     h = h + conv1d(L + "mlp.c_proj", gelu_tanh(conv1d(L + "mlp.c_fc", ln(L + "ln_2", h))));
   }
   return torch::matmul(ln("ln_f", h), wte.t());
+}
+
+// ViTForImageClassification logits [B, num_labels] in float64; pixels [B, C, S, S], patch p.
+inline torch::Tensor vit_logits_by_hand(const TensorMap& t, const HfSizes& s,
+                                        const torch::Tensor& pixels, int64_t patch) {
+  const std::string p = "vit.";
+  const auto x = pixels.to(torch::kDouble);
+  const int64_t b = x.size(0), c = x.size(1), rows = x.size(2) / patch, cols = x.size(3) / patch;
+  // The convolution with stride = kernel = patch, as one matmul over row-major patches whose
+  // values are ordered (channel, row, column) like the kernel's.
+  const auto patches = x.view({b, c, rows, patch, cols, patch})
+                           .permute({0, 2, 4, 1, 3, 5})
+                           .reshape({b, rows * cols, c * patch * patch});
+  const auto kernel = hf_tensor(t, p, "embeddings.patch_embeddings.projection.weight");
+  auto tokens = torch::matmul(patches, kernel.view({kernel.size(0), -1}).t()) +
+                hf_tensor(t, p, "embeddings.patch_embeddings.projection.bias");
+  auto h = torch::cat({hf_tensor(t, p, "embeddings.cls_token").expand({b, 1, -1}), tokens}, 1) +
+           hf_tensor(t, p, "embeddings.position_embeddings");
+  auto ln = [&](const std::string& name, const torch::Tensor& v) {
+    return layer_norm_by_hand(v, hf_tensor(t, p, name + ".weight"), hf_tensor(t, p, name + ".bias"),
+                              s.eps);
+  };
+  for (int64_t l = 0; l < s.layers; ++l) {
+    const std::string L = "encoder.layer." + std::to_string(l) + ".";
+    const auto a = ln(L + "layernorm_before", h);
+    const auto ctx = attention_by_hand(linear_by_hand(t, p, L + "attention.attention.query", a),
+                                       linear_by_hand(t, p, L + "attention.attention.key", a),
+                                       linear_by_hand(t, p, L + "attention.attention.value", a),
+                                       s.heads, {}, false);
+    h = h + linear_by_hand(t, p, L + "attention.output.dense", ctx);
+    const auto inner = gelu_erf(linear_by_hand(t, p, L + "intermediate.dense", ln(L + "layernorm_after", h)));
+    h = h + linear_by_hand(t, p, L + "output.dense", inner);
+  }
+  return linear_by_hand(t, "", "classifier", ln("layernorm", h).select(1, 0));
 }
 
 }  // namespace attnd::test

@@ -243,6 +243,69 @@ TEST(HfCheckpoints, AShardedGpt2DirectoryLoadsThroughItsIndex) {
                      2e-5, "LM logits");
 }
 
+// ---- ViT: ViTForImageClassification, and the ViTModel base layout --------------------------------
+
+const json kVitConfig = {{"architectures", {"ViTForImageClassification"}},
+                         {"model_type", "vit"},
+                         {"hidden_size", 8},
+                         {"num_hidden_layers", 2},
+                         {"num_attention_heads", 2},
+                         {"intermediate_size", 12},
+                         {"hidden_act", "gelu"},
+                         {"layer_norm_eps", 1e-12},
+                         {"image_size", 8},
+                         {"patch_size", 4},
+                         {"num_channels", 3},
+                         {"qkv_bias", true},
+                         {"encoder_stride", 4},
+                         {"num_labels", 3}};
+
+TensorMap vit_hf_file() {
+  TensorMap t;
+  auto norm = [&](const std::string& name) {
+    t[name + ".weight"] = norm_gain(8);
+    t[name + ".bias"] = weight({8}) * 0.2;
+  };
+  auto linear = [&](const std::string& name, int64_t out, int64_t in) {
+    t[name + ".weight"] = weight({out, in});
+    t[name + ".bias"] = weight({out}) * 0.2;
+  };
+  t["vit.embeddings.cls_token"] = weight({1, 1, 8});
+  t["vit.embeddings.position_embeddings"] = weight({1, 5, 8});  // CLS + 2x2 patches
+  t["vit.embeddings.patch_embeddings.projection.weight"] = weight({8, 3, 4, 4}) * 0.5;
+  t["vit.embeddings.patch_embeddings.projection.bias"] = weight({8}) * 0.2;
+  for (int l = 0; l < 2; ++l) {
+    const std::string L = "vit.encoder.layer." + std::to_string(l) + ".";
+    norm(L + "layernorm_before");
+    linear(L + "attention.attention.query", 8, 8);
+    linear(L + "attention.attention.key", 8, 8);
+    linear(L + "attention.attention.value", 8, 8);
+    linear(L + "attention.output.dense", 8, 8);
+    norm(L + "layernorm_after");
+    linear(L + "intermediate.dense", 12, 8);
+    linear(L + "output.dense", 8, 12);
+  }
+  norm("vit.layernorm");
+  linear("classifier", 3, 8);
+  return t;
+}
+
+TEST(HfCheckpoints, VitMatchesTheTransformersForwardAndItsPoolerIsDropped) {
+  TempDir root;
+  torch::manual_seed(8);
+  TensorMap file = vit_hf_file();
+  file["vit.pooler.dense.weight"] = weight({8, 8});  // a ViTModel pooler the classifier lacks
+  file["vit.pooler.dense.bias"] = weight({8});
+  write_model_dir(root / "vit", kVitConfig, file);
+  Model model = load_model(root / "vit");
+  model->eval();
+  ModelInput in;
+  in.pixel_values = torch::rand({2, 3, 8, 8});
+  test::expect_close(model->forward(in).logits,
+                     test::vit_logits_by_hand(file, {2, 2, 1e-12}, in.pixel_values, 4), 2e-5,
+                     "ViT logits");
+}
+
 // ---- saving back -------------------------------------------------------------------------------
 
 // A loaded HF directory saved again is the same layout: the file's names (buffers and the tied
