@@ -92,6 +92,16 @@ TEST(CliInfo, NamesTheArchitectureOfEachSupportedLayout) {
   EXPECT_EQ(t5.at("name"), "T5ForConditionalGeneration");
   EXPECT_EQ(t5.at("loadable"), false);
   EXPECT_NE(t5.at("note").get<std::string>().find("t5"), std::string::npos);
+  // A pickle-only directory: the declared class, and why it does not load.
+  const std::string pickled = tmp / "pickled";
+  fs::create_directories(pickled);
+  write_json_file(pickled + "/config.json", {{"model_type", "bert"}, {"architectures", {"BertModel"}}});
+  test::write(pickled + "/pytorch_model.bin", "not read");
+  const json pickle = info_json(pickled);
+  EXPECT_EQ(pickle.at("name"), "BertModel");
+  EXPECT_EQ(pickle.at("loadable"), false);
+  EXPECT_NE(pickle.at("note").get<std::string>().find("pytorch_model.bin is a PyTorch pickle"),
+            std::string::npos) << pickle;
   // A config that declares one class over the tensors of another says so.
   const json mixed = info_json(hf_dir(tmp, "mixed", {{"model_type", "bert"}, {"architectures", {"BertForSequenceClassification"}}},
                                       bert_base));

@@ -105,7 +105,12 @@ std::string human_bytes(uint64_t bytes) {
 HfArchitecture architecture_of(const InfoResult& r) {
   std::vector<std::string> names;
   for (const auto& t : r.tensors) names.push_back(t.name);
-  return hf_architecture(r.config, names);
+  auto a = hf_architecture(r.config, names);
+  for (const auto& file : r.other_files)
+    if (r.tensors.empty() && starts_with(file.first, "pytorch_model.bin"))
+      a.note += "; " + file.first + " is a PyTorch pickle, which attnd never reads (it can run "
+                "code): convert it to model.safetensors (docs/hf-compat.md)";
+  return a;
 }
 
 // "architecture: GPT2LMHeadModel (gpt2) — attnd loads it; <note>"
