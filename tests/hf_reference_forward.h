@@ -71,6 +71,29 @@ inline torch::Tensor attention_by_hand(const torch::Tensor& q, const torch::Tens
   return ctx.transpose(1, 2).reshape({b, n, heads * d});
 }
 
+inline bool has_hf_tensor(const TensorMap& t, const std::string& prefix, const std::string& name) {
+  return t.count(prefix + name) || t.count(name);
+}
+
+// attnd's linearized layers as docs/hf-compat.md tells other code to run them (softmax_split):
+// φ(x) = [softmax(xW), softmax(−xW)] per head on the unscaled q and k, â = φ(q)φ(k)ᵀ over the
+// allowed keys, normalised with ε = 1e-6.
+inline torch::Tensor linear_attention_by_hand(const torch::Tensor& q, const torch::Tensor& k,
+                                              const torch::Tensor& v, int64_t heads,
+                                              const torch::Tensor& wq, const torch::Tensor& wk,
+                                              bool causal) {
+  const int64_t b = q.size(0), n = q.size(1), d = q.size(2) / heads;
+  auto split = [&](const torch::Tensor& x) { return x.view({b, n, heads, d}).transpose(1, 2); };
+  auto phi = [](const torch::Tensor& x, const torch::Tensor& w) {
+    const auto z = torch::matmul(x, w);  // [B, H, N, Dh] @ [H, Dh, Df]
+    return torch::cat({torch::softmax(z, -1), torch::softmax(-z, -1)}, -1).clamp_min(1e-12);
+  };
+  auto a = torch::matmul(phi(split(q), wq), phi(split(k), wk).transpose(-1, -2));
+  if (causal) a = a.masked_fill(torch::ones({n, n}, torch::kBool).triu(1), 0.0);
+  const auto ctx = torch::matmul(a / (a.sum(-1, true) + 1e-6), split(v));
+  return ctx.transpose(1, 2).reshape({b, n, heads * d});
+}
+
 inline torch::Tensor linear_by_hand(const TensorMap& t, const std::string& prefix,
                                     const std::string& name, const torch::Tensor& x) {
   return torch::matmul(x, hf_tensor(t, prefix, name + ".weight").t()) +
@@ -126,7 +149,15 @@ inline torch::Tensor gpt2_logits_by_hand(const TensorMap& t, const HfSizes& s,
   for (int64_t l = 0; l < s.layers; ++l) {
     const std::string L = "h." + std::to_string(l) + ".";
     auto qkv = conv1d(L + "attn.c_attn", ln(L + "ln_1", h)).chunk(3, -1);
-    h = h + conv1d(L + "attn.c_proj", attention_by_hand(qkv[0], qkv[1], qkv[2], s.heads, {}, true));
+    // A layer attnd linearized carries its feature maps beside the attention weights.
+    const std::string maps = L + "attn.mixer.";
+    const auto ctx =
+        has_hf_tensor(t, p, maps + "q_map.weight")
+            ? linear_attention_by_hand(qkv[0], qkv[1], qkv[2], s.heads,
+                                       hf_tensor(t, p, maps + "q_map.weight"),
+                                       hf_tensor(t, p, maps + "k_map.weight"), true)
+            : attention_by_hand(qkv[0], qkv[1], qkv[2], s.heads, {}, true);
+    h = h + conv1d(L + "attn.c_proj", ctx);
     h = h + conv1d(L + "mlp.c_proj", gelu_tanh(conv1d(L + "mlp.c_fc", ln(L + "ln_2", h))));
   }
   return torch::matmul(ln("ln_f", h), wte.t());

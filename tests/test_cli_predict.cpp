@@ -154,6 +154,29 @@ TEST(CliPredict, LanguageModelTopKPerTokenAndLogLikelihoodMatchTheTransformersFo
   EXPECT_FALSE(read_jsonl(tmp / "small.jsonl")[0].at("tokens")[0].contains("logits"));
 }
 
+// A linearized GPT-2 (layer 0 linear attention with Hedgehog feature maps, layer 1 softmax), run as
+// docs/hf-compat.md tells other code to run it.
+TEST(CliPredict, ALinearizedLanguageModelMatchesTheDocumentedLinearAttention) {
+  TempDir tmp;
+  const std::string model = tmp / "hedgehog";
+  save_tiny(model, {{"model_type", "gpt2"}, {"vocab_size", 10}, {"n_positions", 8}, {"n_embd", 8},
+                    {"n_layer", 2}, {"n_head", 2},
+                    {"attnd", {{"mixers", {{"0", {{"kind", "linear"}, {"feature_map", "softmax_split"},
+                                                  {"num_heads", 2}, {"head_dim", 4}}}}}}}});
+  const TensorMap file = read_safetensors(model + "/model.safetensors").tensors;
+  ASSERT_TRUE(file.count("transformer.h.0.attn.mixer.q_map.weight"));
+  ASSERT_FALSE(file.count("transformer.h.1.attn.mixer.q_map.weight"));
+  test::write(tmp / "in.txt", "the good movie bad plot\n");
+  ASSERT_EQ(run("predict " + model + " --input " + tmp / "in.txt" + " --out " + tmp / "out.jsonl" +
+                " --full-logits --dtype float64").code, 0);
+  const auto tokens = read_jsonl(tmp / "out.jsonl").at(0).at("tokens");
+  const auto expected = test::gpt2_logits_by_hand(
+      file, {2, 2, 1e-5}, torch::tensor({5, 6, 8, 7, 9}, torch::kLong).unsqueeze(0))[0];
+  ASSERT_EQ(tokens.size(), 5u);
+  for (int64_t t = 0; t < 5; ++t)
+    test::expect_close(as_tensor(tokens[size_t(t)].at("logits")), expected[t], 1e-9, "logits");
+}
+
 TEST(CliPredict, ImageClassifierReadsAListOfImageFiles) {
   TempDir tmp;
   const std::string model = tmp / "vit";
