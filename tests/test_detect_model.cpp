@@ -7,6 +7,7 @@
 #include <set>
 
 #include "attnd/core/box.h"
+#include "attnd/data/sampler.h"
 #include "attnd/models/detr.h"
 #include "attnd/models/registry.h"
 #include "attnd/train/detection_loss.h"
@@ -474,6 +475,85 @@ TEST(DetectionOutput, PerfectPredictionsScoreApOne) {
   }
 }
 
+// The per-branch evaluation of a KS detector. Oracle: a copy of the same weights without dropout,
+// run in training mode (where the teachers run by construction), its teacher outputs turned into
+// COCO detections here. The task's "teacher1.*" / "teacher2.*" equal evaluate_coco of those; its
+// student numbers equal the plain evaluation's; evaluating changes no parameter or buffer, applies
+// no dropout (the model has p = 0.3) and leaves the model in eval mode; a plain detector reports
+// only its own 12 numbers.
+TEST(DetectionTask, KsEvaluationScoresEachTeacherBranchInEvalMode) {
+  auto val = squares(6, 2, false);
+  auto config = tiny_detr(true);
+  config["num_labels"] = 2;
+  config["dropout"] = 0.3;
+  config["attention_dropout"] = 0.3;
+  config["num_queries"] = 30;
+  torch::manual_seed(11);
+  auto model = create_model(config);
+  {
+    // Every query of every branch near the box of image 2's square (x 5, y 3, side 12 px of a
+    // 32 px canvas), a little apart per query and branch, so that the AP is not trivially 0.
+    torch::NoGradGuard no_grad;
+    auto head = dynamic_cast<DetrModelImpl&>(*model).bbox_predictor->layers[2]->as<torch::nn::Linear>();
+    head->weight.normal_(0, 0.02);
+    auto box = torch::tensor({11.0 / 32, 9.0 / 32, 12.0 / 32, 12.0 / 32});
+    head->bias.copy_(torch::log(box / (1 - box)));
+  }
+  std::map<std::string, torch::Tensor> before;
+  for (const auto& p : model->named_parameters()) before[p.key()] = p.value().clone();
+  for (const auto& b : model->named_buffers()) before[b.key()] = b.value().clone();
+  model->train();  // as the trainer leaves it between evaluations
+  DetectionTask task(model, &val, 4, torch::kCPU);
+  const auto metrics = task.evaluate();
+  EXPECT_FALSE(model->is_training());
+  EXPECT_EQ(task.selection_metric(), "AP");  // the best checkpoint stays the student's
+  for (const auto& p : model->named_parameters())
+    EXPECT_TRUE(torch::equal(p.value(), before.at(p.key()))) << p.key();
+  for (const auto& b : model->named_buffers())
+    EXPECT_TRUE(torch::equal(b.value(), before.at(b.key()))) << b.key();
+
+  auto oracle_config = config;
+  oracle_config["dropout"] = 0.0;
+  oracle_config["attention_dropout"] = 0.0;
+  auto oracle = create_model(oracle_config);
+  oracle->load_state(model->state(), "the KS model under test");
+  oracle->train();
+  torch::NoGradGuard no_grad;
+  std::map<std::string, std::vector<CocoDetection>> dets;
+  for (const auto& idx : eval_batches(val.size(), 4)) {
+    auto batch = val.get(idx, 0);
+    auto out = oracle->forward(batch.input);
+    auto flagged = batch.input;
+    flagged.teacher_branches = true;
+    auto evaluated = model->forward(flagged);  // eval mode: no dropout
+    for (const std::string t : {"teacher1", "teacher2"}) {
+      ModelOutput branch{out.at(t + ".logits"), {{"pred_boxes", out.at(t + ".pred_boxes")}}};
+      EXPECT_TRUE(torch::allclose(evaluated.at(t + ".logits"), branch.logits, 1e-5, 1e-6)) << t;
+      EXPECT_FALSE(torch::allclose(branch.logits, out.logits)) << t << " is the student";
+      auto d = detections_from_output(branch, batch, val, DetectionOutputOptions{});
+      dets[t].insert(dets[t].end(), d.begin(), d.end());
+    }
+    EXPECT_FALSE(evaluated.has("aux.0.logits"));
+  }
+  for (const std::string t : {"teacher1", "teacher2"}) {
+    const auto want = coco_metrics(evaluate_coco(val.coco(), dets[t]));
+    for (const auto& [name, value] : want)
+      EXPECT_NEAR(metrics.at(t + "." + name), value, 1e-9) << t << "." << name;
+  }
+  EXPECT_GT(metrics.at("teacher1.AR100") + metrics.at("teacher2.AR100"), 0)  // not vacuous
+      << "student AR100 " << metrics.at("AR100") << ", AP50 " << metrics.at("AP50");
+  const auto student = coco_metrics(evaluate_detector(*model, val, 4, torch::kCPU, {}));
+  for (const auto& [name, value] : student) EXPECT_EQ(metrics.at(name), value) << name;
+  EXPECT_EQ(metrics.size(), 36u);
+
+  auto plain_config = tiny_detr(false);
+  plain_config["num_labels"] = 2;
+  DetectionTask plain(create_model(plain_config), &val, 4, torch::kCPU);
+  const auto plain_metrics = plain.evaluate();
+  EXPECT_EQ(plain_metrics.size(), 12u);
+  for (const auto& kv : plain_metrics) EXPECT_EQ(kv.first.find("teacher"), std::string::npos);
+}
+
 TEST(DetectionTraining, ResumedKsRunEqualsTheUninterruptedOneAndReportsCocoAp) {
   test::TempDir tmp;
   auto train = squares(16, 1, true), val = squares(6, 2, false);
@@ -500,7 +580,8 @@ TEST(DetectionTraining, ResumedKsRunEqualsTheUninterruptedOneAndReportsCocoAp) {
   ASSERT_TRUE(a.best_metrics.count("AP"));
   EXPECT_GE(a.best_metrics.at("AP"), 0.0);
   EXPECT_LE(a.best_metrics.at("AP"), 1.0);
-  EXPECT_EQ(a.best_metrics.size(), 12u);
+  EXPECT_EQ(a.best_metrics.size(), 36u);  // the student's 12 COCO numbers and each teacher's
+  EXPECT_TRUE(a.best_metrics.count("teacher1.AP") && a.best_metrics.count("teacher2.AR100"));
 
   torch::manual_seed(7);
   auto model_b = create_model(config);

@@ -11,6 +11,7 @@ ModelInput ModelInput::to(const torch::Device& device) const {
   out.token_type_ids = move(token_type_ids);
   out.pixel_mask = move(pixel_mask);
   out.foreground_mask = move(foreground_mask);
+  out.teacher_branches = teacher_branches;
   return out;
 }
 

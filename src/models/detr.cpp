@@ -312,9 +312,10 @@ ModelOutput DetrModelImpl::forward(const ModelInput& input, Taps* taps) {
   for (int64_t i = 0; i < last; ++i)
     x = encoder_layers[i]->as<DetrEncoderLayer>()->forward(x, e.pos, mask, taps, i);
   auto layer = encoder_layers[last]->as<DetrEncoderLayer>();
-  // KS-DETR: the teachers run only in training and only with annotations; inference is the
-  // plain layer (the teachers' parameters are never read).
-  const bool ks_branches = ks && is_training() && input.foreground_mask.defined();
+  // KS-DETR: the teachers run only with annotations, in training or when asked for (to score
+  // them); inference is the plain layer (the teachers' parameters are never read).
+  const bool ks_branches = ks && input.foreground_mask.defined() &&
+                           (is_training() || input.teacher_branches);
   ModelOutput out;
   const bool aux = is_training() && config_.auxiliary_loss;
   if (!ks_branches) {
@@ -326,8 +327,14 @@ ModelOutput DetrModelImpl::forward(const ModelInput& input, Taps* taps) {
       return layer->tail(x, layer->self_attn->project_output(context));
     };
     auto t1 = memory_of(z.teacher_weights), t2 = memory_of(z.teacher_values);
-    x = memory_of(z.student);
-    record_hidden(taps, last, x);
+    // Evaluation: the student through the plain layer, so that its outputs are bit for bit those
+    // of an evaluation without teachers.
+    if (is_training()) {
+      x = memory_of(z.student);
+      record_hidden(taps, last, x);
+    } else {
+      x = layer->forward(x, e.pos, mask, taps, last);
+    }
     // Each teacher: the same decoder, queries (two-stage: the student's proposals) and heads,
     // supervised on their last layer only.
     auto anchors = enc_class ? propose(out, x, e) : query_anchors;
@@ -346,6 +353,11 @@ void DetrModelImpl::finish(ModelOutput& out, const torch::Tensor& memory, const 
   add_heads(out, "", hs.back(), anchors);
   for (size_t i = 0; i + 1 < hs.size(); ++i)
     add_heads(out, "aux." + std::to_string(i) + ".", hs[i], anchors);
+}
+
+std::vector<std::string> DetrModelImpl::teacher_branches() const {
+  if (!config_.ks_triple_attention) return {};
+  return {"teacher1", "teacher2"};
 }
 
 std::shared_ptr<ModelImpl> DetrModelImpl::inference_model() const {

@@ -80,6 +80,35 @@ CocoEvalResult evaluate_detector(ModelImpl& model, const DetectionDataset& data,
   return evaluate_coco(data.coco(), predict_detections(model, data, batch_size, device, o));
 }
 
+std::map<std::string, CocoEvalResult> evaluate_detector_branches(
+    ModelImpl& model, const DetectionDataset& data, int64_t batch_size, const torch::Device& device,
+    const DetectionOutputOptions& o) {
+  const auto branches = model.teacher_branches();
+  if (branches.empty()) return {{"", evaluate_detector(model, data, batch_size, device, o)}};
+  ATTND_CHECK_INPUT(batch_size > 0, "the evaluation batch size must be positive, got ", batch_size);
+  torch::NoGradGuard no_grad;
+  model.eval();
+  std::map<std::string, std::vector<CocoDetection>> dets;
+  for (const auto& idx : eval_batches(data.size(), batch_size)) {
+    auto batch = data.get(idx, 0);
+    auto input = batch.input.to(device);
+    ATTND_CHECK(input.foreground_mask.defined(), "the detection data gave no foreground masks");
+    input.teacher_branches = true;
+    auto out = model.forward(input);
+    auto add = [&](const std::string& branch, const ModelOutput& branch_out) {
+      auto d = detections_from_output(branch_out, batch, data, o);
+      dets[branch].insert(dets[branch].end(), d.begin(), d.end());
+    };
+    add("", out);
+    for (const auto& b : branches)
+      add(b, ModelOutput{out.at(b + ".logits"), {{"pred_boxes", out.at(b + ".pred_boxes")}}});
+  }
+  std::map<std::string, CocoEvalResult> results;
+  for (const auto& b : branches) results[b] = evaluate_coco(data.coco(), dets[b]);
+  results[""] = evaluate_coco(data.coco(), dets[""]);
+  return results;
+}
+
 DetectionTask::DetectionTask(Model model, const DetectionDataset* eval_data, int64_t eval_batch_size,
                              torch::Device device)
     : model_(std::move(model)),
@@ -103,9 +132,10 @@ EvalSums DetectionTask::evaluate_sums() {
   DetectionOutputOptions o;
   o.focal = loss_options_.focal;
   EvalSums sums;
-  for (const auto& [name, value] :
-       coco_metrics(evaluate_detector(*model_, *eval_data_, eval_batch_size_, device_, o)))
-    sums.values[name] = value;
+  for (const auto& [branch, result] :
+       evaluate_detector_branches(*model_, *eval_data_, eval_batch_size_, device_, o))
+    for (const auto& [name, value] : coco_metrics(result))
+      sums.values[branch.empty() ? name : branch + "." + name] = value;
   return sums;
 }
 

@@ -20,6 +20,10 @@ struct ModelInput {
   // Detectors in training: 1 inside a ground-truth box, [B, H, W] float — KS-DETR's teachers see
   // it; every model ignores it in evaluation (inference never needs annotations).
   torch::Tensor foreground_mask;
+  // Models with training-only branches (ModelImpl::teacher_branches): run them in evaluation
+  // too, under their "<branch>." outputs, to score each branch (needs foreground_mask). The
+  // model's main outputs stay those of its plain evaluation.
+  bool teacher_branches = false;
 
   ModelInput to(const torch::Device& device) const;
   int64_t batch_size() const;

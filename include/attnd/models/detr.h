@@ -15,7 +15,9 @@
 // forward → logits [B, Q, C + 1] and extra "pred_boxes" [B, Q, 4] of the last decoder layer; in
 // training also "aux.<i>.logits" / "aux.<i>.pred_boxes" for the earlier decoder layers
 // (auxiliary_loss) and, with KS, "teacher1.*" (shared values, teacher weights) and "teacher2.*"
-// (shared weights, teacher values): the last decoder layer run on each teacher's memory.
+// (shared weights, teacher values): the last decoder layer run on each teacher's memory. With
+// ModelInput::teacher_branches and a foreground mask, the teachers' outputs come in evaluation
+// too (eval-mode layers, no aux outputs), the student's being exactly its plain evaluation.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -103,6 +105,7 @@ class DetrModelImpl : public ModelImpl {
   int64_t num_layers() const override { return config_.encoder_layers; }
   Attention attention(int64_t layer) override;  // encoder self-attention
   std::shared_ptr<ModelImpl> inference_model() const override;
+  std::vector<std::string> teacher_branches() const override;  // KS: teacher1, teacher2
   const DetrConfig& config() const { return config_; }
 
   // The memory [B, N, D], its positions and its key padding, of the encoder's input.

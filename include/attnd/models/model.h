@@ -133,6 +133,10 @@ class ModelImpl : public torch::nn::Module {
   // Models with parts used only in training (KS-DETR's teacher attentions): the same model without
   // them, sharing nothing — its parameters are exactly those of the plain model. Null for others.
   virtual std::shared_ptr<ModelImpl> inference_model() const { return nullptr; }
+  // The names of those training-only branches that produce outputs of their own ("teacher1",
+  // "teacher2" for KS-DETR: "<name>.logits", ...), which ModelInput::teacher_branches also runs
+  // in evaluation. Empty for other models.
+  virtual std::vector<std::string> teacher_branches() const { return {}; }
 
  protected:
   // The model's own config (what its Config struct writes), without the mixers.

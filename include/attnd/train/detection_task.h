@@ -5,6 +5,8 @@
 
 #include <torch/types.h>
 
+#include <map>
+#include <string>
 #include <vector>
 
 #include "attnd/data/detection_dataset.h"
@@ -37,6 +39,15 @@ CocoEvalResult evaluate_detector(ModelImpl& model, const DetectionDataset& data,
                                  int64_t batch_size, const torch::Device& device,
                                  const DetectionOutputOptions& o);
 
+// COCO evaluation of `model`'s own detections (key "") and, for a model with training-only
+// branches (ModelImpl::teacher_branches: KS-DETR's teachers), of each branch's detections on the
+// same images (key: the branch's name). The branches need the ground-truth foreground masks, which
+// the data gives; everything runs in eval mode under no grad, so no weight, buffer or dropout
+// draw changes, and the model's own result equals evaluate_detector's.
+std::map<std::string, CocoEvalResult> evaluate_detector_branches(
+    ModelImpl& model, const DetectionDataset& data, int64_t batch_size, const torch::Device& device,
+    const DetectionOutputOptions& o);
+
 class DetectionTask : public Task {
  public:
   // The loss options come from the model's config (DetectionLossOptions::from_model_config).
@@ -44,7 +55,9 @@ class DetectionTask : public Task {
                 torch::Device device);
   Model model() const override { return model_; }
   StepLoss loss(const Batch& batch) override;
-  EvalSums evaluate_sums() override;  // the COCO summary ("AP", "AP50", ...)
+  // The COCO summary ("AP", "AP50", ...) and, for KS-DETR, each teacher's ("teacher1.AP", ...);
+  // the best checkpoint is still chosen by the model's own "AP".
+  EvalSums evaluate_sums() override;
   const DetectionLossOptions& loss_options() const { return loss_options_; }
 
  private:
