@@ -3,11 +3,14 @@
 // explicit per-head matmuls, and the KS model's inference form against the plain baseline
 // (same parameter names and shapes, same outputs, no teacher compute).
 #include <cmath>
+#include <filesystem>
+#include <limits>
 #include <numeric>
 #include <set>
 
 #include "attnd/core/box.h"
 #include "attnd/data/sampler.h"
+#include "attnd/methods/detect_attention.h"
 #include "attnd/models/detr.h"
 #include "attnd/models/registry.h"
 #include "attnd/train/detection_loss.h"
@@ -552,6 +555,56 @@ TEST(DetectionTask, KsEvaluationScoresEachTeacherBranchInEvalMode) {
   const auto plain_metrics = plain.evaluate();
   EXPECT_EQ(plain_metrics.size(), 12u);
   for (const auto& kv : plain_metrics) EXPECT_EQ(kv.first.find("teacher"), std::string::npos);
+}
+
+// attnd attn on a detector: the pictures written, and the cross-attention tapped in the first
+// decoder layer equals softmax(q kᵀ/√d) over the unpadded tokens, q and k from that layer's own
+// projections of its input (zeros + query positions through its self-attention and norm) and of
+// the encoder's memory + positions.
+TEST(DetectionAttention, WritesThePicturesAndTapsTheCrossAttention) {
+  test::TempDir tmp;
+  auto data = squares(2, 5, false);
+  auto config = tiny_detr(false);
+  config["num_labels"] = 2;
+  torch::manual_seed(12);
+  auto model = create_model(config);
+  DetectionAttentionOptions o;
+  o.out = tmp / "attn";
+  o.queries = 3;
+  const auto files = write_detection_attention(*model, data, 1, data.coco().categories, {}, o);
+  std::vector<std::string> want_files;
+  for (const char* f : {"encoder/layer0.png", "encoder/layer1.png", "encoder/grid.png",
+                        "encoder_token.png", "cross.png"})
+    want_files.push_back(tmp / (std::string("attn/") + f));
+  EXPECT_EQ(files, want_files);
+  for (const auto& f : files) EXPECT_GT(std::filesystem::file_size(f), 100u) << f;
+  EXPECT_THROW(write_detection_attention(*model, data, 2, data.coco().categories, {}, o), InputError);
+
+  auto& detr = dynamic_cast<DetrModelImpl&>(*model);
+  auto input = data.get({1}, 0).input;
+  input.foreground_mask = torch::Tensor();
+  torch::NoGradGuard no_grad;
+  Taps taps;
+  taps.record(kRecordProbs | kRecordHidden);
+  model->forward(input, &taps);
+  const auto memory = taps.captures().at(LayerId(1)).hidden;  // the last encoder layer's output
+  const auto e = detr.embed(input);
+  ASSERT_FALSE(e.valid.all().item<bool>());  // the 28-row image leaves a padded token row
+  auto dec = detr.decoder_layers[0]->as<DetrDecoderLayer>();
+  const auto qp = detr.query_position_embeddings.unsqueeze(0);
+  const auto tgt = torch::zeros_like(qp);
+  AttentionInputs self;
+  self.query = tgt;
+  self.query_pos = qp;
+  self.key_pos = qp;
+  const auto h = dec->self_attn_layer_norm(
+      tgt + dec->self_attn->forward(self, AttentionMask{}, nullptr, {Stack::kDecoder, 0}));
+  const auto q = dec->encoder_attn->queries(h + qp), k = dec->encoder_attn->keys(memory + e.pos);
+  auto logits = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(double(q.size(-1)));
+  logits = logits.masked_fill(e.valid.logical_not().view({1, 1, 1, -1}),
+                              -std::numeric_limits<double>::infinity());
+  const auto& got = taps.captures().at({Stack::kCross, 0}).probs;
+  EXPECT_TRUE(torch::allclose(got, logits.softmax(-1), 1e-5, 1e-6));
 }
 
 TEST(DetectionTraining, ResumedKsRunEqualsTheUninterruptedOneAndReportsCocoAp) {
