@@ -76,6 +76,16 @@ TEST(CliDetect, MakeDataTrainResumeEvalPredict) {
   EXPECT_NEAR(j.at("AP").get<double>(), expected.at("AP").get<double>(), 1e-6) << generic.output;
   EXPECT_EQ(j.at("examples").get<int64_t>(), 4);
 
+  // attnd attn on the detector: a test example of its run's data, and an image file.
+  auto attn = test::run("attn " + (tmp / "a/inference") + " --index 1 --queries 2 --out " + (tmp / "attn"));
+  ASSERT_EQ(attn.code, 0) << attn.output;
+  for (const char* f : {"encoder/layer0.png", "encoder/grid.png", "encoder_token.png", "cross.png"})
+    EXPECT_TRUE(fs::is_regular_file(tmp / (std::string("attn/") + f))) << f << "\n" << attn.output;
+  auto on_file = test::run("attn " + (tmp / "a/inference") + " --image " + data +
+                           "/test/images/1.png --out " + (tmp / "attn-file"));
+  ASSERT_EQ(on_file.code, 0) << on_file.output;
+  EXPECT_TRUE(fs::is_regular_file(tmp / "attn-file/cross.png")) << on_file.output;
+
   // Bad input: exit 2 with a message naming it.
   struct Case {
     std::string args, message;
@@ -91,8 +101,9 @@ TEST(CliDetect, MakeDataTrainResumeEvalPredict) {
       {"detect predict " + (tmp / "nowhere"), "does not exist"},
       {"eval " + (tmp / "a/inference") + " --shift invert", "this checkpoint is a detector: --shift"},
       {"eval " + (tmp / "a/inference") + " --set data.max_length=3", "this checkpoint is a detector: --set"},
-      // attnd attn does not read detection runs yet: it says so (not "unknown key in --set").
-      {"attn " + (tmp / "a/inference") + " --out " + (tmp / "attn"), "sets data.channels, which is not a data key"},
+      {"attn " + (tmp / "a/inference") + " --token 100000 --out " + (tmp / "attn"), "--token 100000 is outside"},
+      {"attn " + (tmp / "a/inference") + " --input-ids 1,2 --out " + (tmp / "attn"), "--input-ids is for text models"},
+      {"attn " + (tmp / "a/inference") + " --image " + (tmp / "none.png"), "no such image file"},
   };
   for (const auto& c : bad) {
     auto r = test::run(c.args);

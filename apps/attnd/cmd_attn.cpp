@@ -1,12 +1,17 @@
-// attnd attn: attention heatmaps of one input, per layer and head, teacher and student side by side.
+// attnd attn: attention heatmaps of one input, per layer and head, teacher and student side by side;
+// for a detector its encoder self-attention and its queries' cross-attention over the image.
+#include <filesystem>
 #include <iostream>
 
 #include "attnd/core/error.h"
 #include "attnd/core/parse_number.h"
 #include "attnd/core/strings.h"
+#include "attnd/data/image_file.h"
 #include "attnd/data/tokenizer_json.h"
 #include "attnd/data/wordpiece.h"
 #include "attnd/models/model_io.h"
+#include "attnd/methods/detect.h"
+#include "attnd/methods/detect_attention.h"
 #include "attnd/methods/recipe.h"
 #include "attnd/methods/recipe_data.h"
 #include "attnd/viz/heatmap.h"
@@ -53,12 +58,46 @@ std::vector<std::string> token_names(const ModelInput& input, const WordPieceTok
   }
   return names;
 }
+// A detector's pictures (methods/detect_attention.h) of --image or of test example --index of the
+// data its run trained with.
+std::vector<std::string> detector_heatmaps(const AttnOptions& o, ModelImpl& model) {
+  ATTND_CHECK_INPUT(o.teacher.empty(), "--teacher: this checkpoint is a detector, whose attention "
+                    "is shown alone (teacher and student side by side are for ViT and text models)");
+  ATTND_CHECK_INPUT(o.input_ids.empty(), "--input-ids is for text models; this checkpoint is a "
+                    "detector: give --image FILE or --index N");
+  const auto config = checkpoint_detect_config(o.checkpoint);
+  const auto options = detection_data_options(config, false);
+  const auto categories = checkpoint_categories(o.checkpoint, model);
+  std::shared_ptr<DetectionDataset> data;
+  int64_t index = o.index;
+  if (!o.image.empty()) {
+    auto pixels = read_image_file(o.image, static_cast<int>(options.channels));
+    CocoDataset one;
+    one.categories = categories;
+    one.images.push_back({1, std::filesystem::path(o.image).filename().string(), pixels.size(2),
+                          pixels.size(1)});
+    data = std::make_shared<DetectionDataset>(one, std::vector<torch::Tensor>{pixels}, options);
+    index = 0;
+  } else {
+    auto dir = o.data_dir.empty() ? config.get_string("data.dir") : o.data_dir;
+    data = load_detection_split(dir.empty() ? kDefaultDetectionData : dir, "test", options);
+  }
+  DetectionAttentionOptions a;
+  a.out = o.out;
+  a.queries = o.queries;
+  a.token = o.token;
+  return write_detection_attention(model, *data, index, categories,
+                                   detection_output_options(config, model), a);
+}
 }  // namespace
 
 std::vector<std::string> write_heatmaps(const AttnOptions& options) {
   const auto* o = &options;
   auto device = parse_device(o->device);
   auto model = load_model(o->checkpoint, device);
+  if (model->task_kind() == TaskKind::kDetection) return detector_heatmaps(*o, *model);
+  ATTND_CHECK_INPUT(o->image.empty(), "--image is for detectors; this checkpoint is a ",
+                    to_string(model->task_kind()), " model (use --index)");
   Model teacher = o->teacher.empty() ? nullptr : load_model(o->teacher, device);
   ModelInput input;
   torch::Tensor image;
@@ -96,7 +135,8 @@ void add_attn_command(CLI::App& app) {
   auto o = std::make_shared<AttnOptions>();
   auto* cmd = app.add_subcommand(
       "attn", "write attention heatmaps (PNG) of one input: per layer/head, teacher vs student, "
-              "and for ViTs the CLS attention over the image");
+              "for ViTs the CLS attention over the image, for detectors the encoder attention "
+              "and the top queries' cross-attention over the image with their boxes");
   cmd->add_option("checkpoint", o->checkpoint, "model (student) checkpoint directory")->required();
   cmd->add_option("--teacher", o->teacher, "teacher checkpoint to show side by side");
   cmd->add_option("--out", o->out, "output directory")->capture_default_str();
@@ -108,6 +148,14 @@ void add_attn_command(CLI::App& app) {
   cmd->add_option("--input-ids", o->input_ids,
                   "text models: comma-separated token ids to show instead of a test example");
   cmd->add_option("--device", o->device, "cpu | cuda | cuda:N")->capture_default_str();
+  cmd->add_option("--image", o->image, "detectors: an image file to show instead of a test example");
+  cmd->add_option("--queries", o->queries,
+                  "detectors: cross-attention panels, of the best-scoring queries")
+      ->capture_default_str();
+  cmd->add_option("--token", o->token,
+                  "detectors: the feature-map token (row-major) whose encoder attention is "
+                  "overlaid on the image; -1 = the centre")
+      ->capture_default_str();
   cmd->callback([o]() {
     auto files = write_heatmaps(*o);
     std::cout << "wrote " << files.size() << " pictures to " << o->out << "/\n";

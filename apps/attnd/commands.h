@@ -35,6 +35,9 @@ struct AttnOptions {
   int64_t index = 0;
   std::string input_ids;  // text models
   std::string device = "cpu";
+  std::string image;        // detectors: an image file instead of a test example
+  int64_t queries = 4;      // detectors: cross-attention panels of the best queries
+  int64_t token = -1;       // detectors: the encoder token whose attention is overlaid (-1: centre)
 };
 std::vector<std::string> write_heatmaps(const AttnOptions& options);
 
