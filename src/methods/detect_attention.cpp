@@ -77,9 +77,14 @@ std::vector<std::string> write_detection_attention(ModelImpl& model, const Detec
   };
   std::vector<std::pair<std::string, Image>> panels;
   panels.emplace_back("image", upscale_nearest(image_from_tensor(canvas), zoom));
-  for (const auto& [layer, probs] : encoder)
-    panels.emplace_back("L" + std::to_string(layer) + " token " + std::to_string(token),
-                        overlay(probs.select(1, token).mean(0)));
+  // The token's own cell, outlined on its panels.
+  const int cell = static_cast<int>(side) * zoom / r;
+  const int tx = static_cast<int>(token % rows) * cell, ty = static_cast<int>(token / rows) * cell;
+  for (const auto& [layer, probs] : encoder) {
+    auto picture = overlay(probs.select(1, token).mean(0));
+    outline(picture, tx, ty, tx + cell, ty + cell, Rgb{255, 255, 255}, 1);
+    panels.emplace_back("L" + std::to_string(layer) + " token " + std::to_string(token), picture);
+  }
   const auto token_file = (fs::path(o.out) / "encoder_token.png").string();
   write_png(token_file, side_by_side(panels));
   files.push_back(token_file);

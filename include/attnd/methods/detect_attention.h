@@ -24,7 +24,7 @@ struct DetectionAttentionOptions {
 // For image `index` of `data` (eval mode, no grad, no annotations). Writes into options.out:
 //   encoder/layer<L>.png, encoder/grid.png   every encoder layer × head over the h·w tokens
 //   encoder_token.png   the image, then per encoder layer the chosen token's attention
-//                       (averaged over heads) over it
+//                       (averaged over heads) over it, the token's cell outlined
 //   cross.png           per top query: its cross-attention in the last decoder layer (averaged
 //                       over heads) over the image, its box drawn, titled with label and score
 // and returns the paths written. InputError for an index outside the data or a token outside
