@@ -147,7 +147,7 @@ TrainerState check_resume_checkpoint(const std::string& checkpoint_dir, Task& ta
 }
 
 void remove_unfinished_checkpoints(const std::string& run_dir) {
-  for (const fs::path dir : {fs::path(run_dir) / "checkpoints", fs::path(run_dir)}) {
+  for (const fs::path& dir : {fs::path(run_dir) / "checkpoints", fs::path(run_dir)}) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) continue;
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
