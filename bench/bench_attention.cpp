@@ -14,6 +14,7 @@
 #include "attnd/core/torch_compat.h"
 #include "attnd/nn/attention.h"
 #include "attnd/nn/mixer.h"
+#include "bench_common.h"
 
 namespace {
 
@@ -106,12 +107,7 @@ BENCHMARK(BM_MixerFwdBwd)
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (const char* threads = std::getenv("OMP_NUM_THREADS")) {
-    const int t = std::atoi(threads);
-    if (t > 0) torch::set_num_threads(t);
-  }
-  benchmark::AddCustomContext("torch_version", attnd::compat::torch_version());
-  benchmark::AddCustomContext("torch_threads", std::to_string(torch::get_num_threads()));
+  attnd::bench::apply_thread_setting();
   benchmark::AddCustomContext("device", bench_device().str());
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

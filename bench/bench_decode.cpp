@@ -31,27 +31,12 @@
 #include "attnd/methods/linearize_surgery.h"
 #include "attnd/models/gpt2_decoder.h"
 #include "attnd/models/registry.h"
+#include "bench_common.h"
 
 namespace {
 
-int64_t env_int(const char* name, int64_t fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoll(v) : fallback;
-}
-
-std::vector<int64_t> env_list(const char* name, const std::string& fallback) {
-  const char* v = std::getenv(name);
-  std::stringstream in(v && *v ? v : fallback);
-  std::vector<int64_t> out;
-  for (std::string item; std::getline(in, item, ',');) out.push_back(std::atoll(item.c_str()));
-  return out;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+using attnd::bench::env_int;
+using attnd::bench::env_list;
 
 struct Variant {
   std::string name;
@@ -101,26 +86,18 @@ void decode_steps(benchmark::State& state, const Variant& variant, int64_t conte
   state.SetItemsProcessed(state.iterations());
   state.counters["context"] = static_cast<double>(context);
   state.counters["state_bytes"] = static_cast<double>(bytes);
-  if (!ms.empty()) {
-    state.counters["token_median_ms"] = median(ms);
-    state.counters["token_min_ms"] = *std::min_element(ms.begin(), ms.end());
-  }
+  attnd::bench::report_times(state, "token", ms);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (const char* threads = std::getenv("OMP_NUM_THREADS")) {
-    const int t = std::atoi(threads);
-    if (t > 0) torch::set_num_threads(t);
-  }
+  attnd::bench::apply_thread_setting();
   const auto contexts = env_list("ATTND_BENCH_CONTEXTS", "1024,4096,16384,65536");
   const int64_t max_context = *std::max_element(contexts.begin(), contexts.end());
   static const std::vector<Variant> models = variants(max_context);
   const int64_t tokens = std::max<int64_t>(1, env_int("ATTND_BENCH_TOKENS", 32));
   const int64_t rounds = std::max<int64_t>(1, env_int("ATTND_BENCH_ROUNDS", 3));
-  benchmark::AddCustomContext("torch_version", attnd::compat::torch_version());
-  benchmark::AddCustomContext("torch_threads", std::to_string(torch::get_num_threads()));
   benchmark::AddCustomContext("gpt", models.front().model->config_json().dump());
   for (int64_t r = 1; r <= rounds; ++r)
     for (int64_t context : contexts)

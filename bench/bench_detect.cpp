@@ -24,6 +24,7 @@
 #include "attnd/core/torch_compat.h"
 #include "attnd/methods/detect.h"
 #include "attnd/models/model.h"
+#include "bench_common.h"
 
 #ifndef ATTND_SOURCE_DIR
 #define ATTND_SOURCE_DIR "."
@@ -31,20 +32,11 @@
 
 namespace {
 
+using attnd::bench::env_int;
+
 torch::Device bench_device() {
   const char* env = std::getenv("ATTND_BENCH_DEVICE");
   return torch::Device(env && *env ? env : "cpu");
-}
-
-int64_t env_int(const char* name, int64_t fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoll(v) : fallback;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 struct Detector {
@@ -92,19 +84,13 @@ void forward_passes(benchmark::State& state, const Detector& d) {
   }
   state.SetItemsProcessed(state.iterations() * batch);
   state.counters["parameters"] = static_cast<double>(d.parameters);
-  if (!ms.empty()) {
-    state.counters["pass_median_ms"] = median(ms);
-    state.counters["pass_min_ms"] = *std::min_element(ms.begin(), ms.end());
-  }
+  attnd::bench::report_times(state, "pass", ms);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (const char* threads = std::getenv("OMP_NUM_THREADS")) {
-    const int t = std::atoi(threads);
-    if (t > 0) torch::set_num_threads(t);
-  }
+  attnd::bench::apply_thread_setting();
   std::string recipes = std::string(ATTND_SOURCE_DIR) + "/recipes/detect/baseline.toml:" +
                         ATTND_SOURCE_DIR + "/recipes/detect/ks.toml";
   if (const char* env = std::getenv("ATTND_BENCH_RECIPES"); env && *env) recipes = env;
@@ -115,8 +101,6 @@ int main(int argc, char** argv) {
   }
   static Detector base = deployed(recipes.substr(0, colon));
   static Detector ks = deployed(recipes.substr(colon + 1));
-  benchmark::AddCustomContext("torch_version", attnd::compat::torch_version());
-  benchmark::AddCustomContext("torch_threads", std::to_string(torch::get_num_threads()));
   benchmark::AddCustomContext("device", bench_device().str());
   benchmark::AddCustomContext("recipes", recipes);
   const int64_t rounds = std::max<int64_t>(1, env_int("ATTND_BENCH_ROUNDS", 5));

@@ -14,10 +14,7 @@
 //
 // Threads: torch::set_num_threads(OMP_NUM_THREADS) when set. Gloo adds two threads per rank;
 // on a 2-core machine both ranks' threads share the cores with the benchmark.
-#include <arpa/inet.h>
 #include <benchmark/benchmark.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -31,6 +28,7 @@
 #include "attnd/core/torch_compat.h"
 #include "attnd/models/model.h"
 #include "attnd/train/distributed.h"
+#include "bench_common.h"
 
 namespace {
 
@@ -38,24 +36,11 @@ constexpr int64_t kBatch = 8;        // all-reduces per command, so commands cos
 constexpr int64_t kStepBatch = 4;    // training steps per command
 constexpr int64_t kGlobalBatch = 128;
 
-// bench_train_step's demo ViT.
-const nlohmann::json kVitConfig = {{"model_type", "vit"},
-                                   {"image_size", 28},
-                                   {"patch_size", 4},
-                                   {"num_channels", 1},
-                                   {"hidden_size", 64},
-                                   {"num_hidden_layers", 4},
-                                   {"num_attention_heads", 4},
-                                   {"intermediate_size", 256},
-                                   {"num_labels", 10},
-                                   {"hidden_dropout_prob", 0.0},
-                                   {"attention_probs_dropout_prob", 0.0},
-                                   {"layer_norm_eps", 1e-6}};
 
 // One rank's model, optimiser and share of the batch. Built on the main thread: the two ranks'
 // threads share torch's global generator.
 struct Replica {
-  explicit Replica(int64_t batch) : model(attnd::create_model(kVitConfig)) {
+  explicit Replica(int64_t batch) : model(attnd::create_model(attnd::bench::demo_vit_config())) {
     model->train();
     optimizer = std::make_unique<torch::optim::AdamW>(
         model->parameters(), torch::optim::AdamWOptions(1e-3).weight_decay(0.05));
@@ -76,25 +61,13 @@ struct Replica {
   torch::Tensor labels;
 };
 
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // Two ranks: rank 0 is the benchmark's thread, rank 1 a thread that follows its commands (a
 // broadcast of [floats, count]: that many all-reduces of that many floats; floats = -1: that many
 // training steps of its replica; floats = 0 ends it).
 class Pair {
  public:
   Pair() : replica0_(kGlobalBatch / 2), replica1_(kGlobalBatch / 2) {
-    const int port = free_port();
+    const int port = attnd::free_loopback_port();
     peer_ = std::thread([this, port] {
       attnd::ProcessGroup group(spec(1, port));
       for (;;) {
@@ -189,12 +162,7 @@ BENCHMARK(BM_TrainStep)->ArgName("ranks")->Arg(1)->Arg(2)->UseRealTime()->Unit(b
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (const char* threads = std::getenv("OMP_NUM_THREADS")) {
-    const int t = std::atoi(threads);
-    if (t > 0) torch::set_num_threads(t);
-  }
-  benchmark::AddCustomContext("torch_version", attnd::compat::torch_version());
-  benchmark::AddCustomContext("torch_threads", std::to_string(torch::get_num_threads()));
+  attnd::bench::apply_thread_setting();
   benchmark::AddCustomContext("ranks", "2 (threads of one process, Gloo over loopback TCP)");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

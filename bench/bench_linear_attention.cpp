@@ -26,6 +26,7 @@
 #include "attnd/core/torch_compat.h"
 #include "attnd/nn/linear_attention.h"
 #include "attnd/nn/mixer.h"
+#include "bench_common.h"
 
 namespace {
 
@@ -224,14 +225,9 @@ int run_memory_case(const char* arg) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (const char* threads = std::getenv("OMP_NUM_THREADS")) {
-    const int t = std::atoi(threads);
-    if (t > 0) torch::set_num_threads(t);
-  }
+  attnd::bench::apply_thread_setting();
   if (argc == 2 && std::strncmp(argv[1], kMemFlag, std::strlen(kMemFlag)) == 0)
     return run_memory_case(argv[1]);
-  benchmark::AddCustomContext("torch_version", attnd::compat::torch_version());
-  benchmark::AddCustomContext("torch_threads", std::to_string(torch::get_num_threads()));
   benchmark::AddCustomContext("heads_dim_chunk", "1 x 64, C = 64");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

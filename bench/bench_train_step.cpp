@@ -21,22 +21,12 @@
 
 #include "attnd/core/torch_compat.h"
 #include "attnd/models/model.h"
+#include "bench_common.h"
 
 namespace {
 
-// Keep in sync with bench/peers/vit_step.py.
-const nlohmann::json kVitConfig = {{"model_type", "vit"},
-                                   {"image_size", 28},
-                                   {"patch_size", 4},
-                                   {"num_channels", 1},
-                                   {"hidden_size", 64},
-                                   {"num_hidden_layers", 4},
-                                   {"num_attention_heads", 4},
-                                   {"intermediate_size", 256},
-                                   {"num_labels", 10},
-                                   {"hidden_dropout_prob", 0.0},
-                                   {"attention_probs_dropout_prob", 0.0},
-                                   {"layer_norm_eps", 1e-6}};
+using attnd::bench::median;
+
 constexpr int64_t kVitBatch = 128;
 
 const nlohmann::json kBertConfig = {
@@ -59,12 +49,6 @@ torch::Device bench_device() {
 
 void sync(const torch::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 void run_steps(benchmark::State& state, const nlohmann::json& config,
@@ -112,7 +96,7 @@ void BM_TrainStepVit(benchmark::State& state) {
   attnd::ModelInput input;
   input.pixel_values = torch::rand({kVitBatch, 1, 28, 28}, torch::device(device));
   auto labels = torch::randint(0, 10, {kVitBatch}, torch::device(device).dtype(torch::kLong));
-  run_steps(state, kVitConfig, input, labels, device);
+  run_steps(state, attnd::bench::demo_vit_config(), input, labels, device);
 }
 
 void BM_TrainStepBert(benchmark::State& state) {
@@ -130,12 +114,7 @@ void BM_TrainStepBert(benchmark::State& state) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (const char* threads = std::getenv("OMP_NUM_THREADS")) {
-    const int t = std::atoi(threads);
-    if (t > 0) torch::set_num_threads(t);
-  }
-  benchmark::AddCustomContext("torch_version", attnd::compat::torch_version());
-  benchmark::AddCustomContext("torch_threads", std::to_string(torch::get_num_threads()));
+  attnd::bench::apply_thread_setting();
   benchmark::AddCustomContext("device", bench_device().str());
   // ATTND_BENCH_STEPS=n times exactly n steps (scripts/run-bench: as many as the Python peer);
   // otherwise Google Benchmark picks the count from --benchmark_min_time.

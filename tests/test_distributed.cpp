@@ -2,9 +2,6 @@
 // loopback. Oracles: sums, means and copies written out by hand.
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
@@ -20,21 +17,9 @@
 namespace attnd {
 namespace {
 
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // Runs body(group) on ranks 0 and 1 at once; an exception on a rank is returned as its message.
 std::array<std::string, 2> on_two_ranks(const std::function<void(ProcessGroup&)>& body) {
-  const int port = free_port();
+  const int port = free_loopback_port();
   std::array<std::string, 2> errors;
   auto rank_main = [&](int64_t rank) {
     try {

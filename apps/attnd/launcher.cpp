@@ -1,11 +1,8 @@
 #include "launcher.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,32 +15,13 @@
 #include <thread>
 
 #include "attnd/core/error.h"
+#include "attnd/train/distributed.h"
 
 extern char** environ;
 
 namespace attnd::cli {
 
 namespace {
-
-// A TCP port nobody listens on now: the kernel's pick for a socket bound to port 0. Rank 0's
-// TCPStore binds it a moment later (another program could take it in between; then the
-// rendezvous fails and the command can simply be rerun).
-int free_loopback_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ATTND_CHECK(fd >= 0, "socket: ", std::strerror(errno));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-  const int error = errno;
-  ::close(fd);
-  if (!ok) throw_error("data parallel: no free TCP port on 127.0.0.1 for the rendezvous: ",
-                       std::strerror(error));
-  return ntohs(addr.sin_port);
-}
 
 std::string describe(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));

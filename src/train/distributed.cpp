@@ -6,6 +6,11 @@
 #endif
 #include "attnd/train/distributed.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 // A LibTorch shipped without Gloo's headers (some pip wheels) still builds attnd: the group then
 // refuses to start, saying why.
 #if __has_include(<gloo/context.h>)
@@ -23,7 +28,9 @@
 #endif
 #include <torch/torch.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <string_view>
 
@@ -364,6 +371,26 @@ std::shared_ptr<ProcessGroup> process_group() {
     joined = true;
   }
   return *group;
+}
+
+// A TCP port nobody listens on now: the kernel's pick for a socket bound to port 0. Rank 0's
+// TCPStore binds it a moment later (another program could take it in between; then the
+// rendezvous fails and the command can simply be rerun).
+int free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ATTND_CHECK(fd >= 0, "socket: ", std::strerror(errno));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  const int error = errno;
+  ::close(fd);
+  if (!ok) throw_error("data parallel: no free TCP port on 127.0.0.1 for the rendezvous: ",
+                       std::strerror(error));
+  return ntohs(addr.sin_port);
 }
 
 bool is_writer_process() {

@@ -103,4 +103,9 @@ std::shared_ptr<ProcessGroup> process_group();
 // RANK and WORLD_SIZE only, so it is cheap and needs no rendezvous.
 bool is_writer_process();
 
+// A TCP port on 127.0.0.1 that nobody listens on now (the kernel's pick for port 0), for a local
+// job's rendezvous. Another program could take it before rank 0 binds it; the rendezvous then
+// fails with a message and the command can be rerun. attnd::Error when no port is free.
+int free_loopback_port();
+
 }  // namespace attnd
