@@ -126,15 +126,28 @@ torch::Tensor random_ids(int64_t b, int64_t n, uint64_t seed = 7) {
 // ---- mixers --------------------------------------------------------------------------------
 
 // decode_step row by row against the mixer's own causal forward on random q, k, v.
-void expect_mixer_decode_matches_forward(MixerImpl& mixer, const std::string& what) {
-  torch::manual_seed(3);
-  const int64_t b = 2, h = 2, n = 13, d = 8;
-  auto q = torch::randn({b, h, n, d}, kF64), k = torch::randn({b, h, n, d}, kF64);
-  auto v = torch::randn({b, h, n, d}, kF64);
+// Random float64 queries, keys and values [2, 2, n, 8], and the mixer's causal forward on them.
+struct CausalCase {
+  torch::Tensor q, k, v, expected;
+};
+
+CausalCase causal_case(MixerImpl& mixer, int64_t n, uint64_t seed) {
+  torch::manual_seed(seed);
+  CausalCase c;
+  c.q = torch::randn({2, 2, n, 8}, kF64);
+  c.k = torch::randn({2, 2, n, 8}, kF64);
+  c.v = torch::randn({2, 2, n, 8}, kF64);
   AttentionMask causal;
   causal.causal = true;
   torch::NoGradGuard no_grad;
-  auto expected = mixer.forward(q, k, v, causal, MixerTap{});
+  c.expected = mixer.forward(c.q, c.k, c.v, causal, MixerTap{});
+  return c;
+}
+
+void expect_mixer_decode_matches_forward(MixerImpl& mixer, const std::string& what) {
+  const int64_t n = 13;
+  const auto [q, k, v, expected] = causal_case(mixer, n, 3);
+  torch::NoGradGuard no_grad;
   auto state = mixer.start_decode();
   for (int64_t t = 0; t < n; ++t) {
     auto y = mixer.decode_step(q.narrow(2, t, 1), k.narrow(2, t, 1), v.narrow(2, t, 1), *state);
@@ -217,14 +230,10 @@ TEST(MixerDecode, WrongStateOrShapeIsAnInputError) {
 // decode_absorb of the first n − 1 positions, then one decode_step, against the last row of the
 // mixer's causal forward over all n: the absorbed positions count as if they had been fed.
 void expect_absorbed_context_decodes_as_forward(MixerImpl& mixer, const std::string& what) {
-  torch::manual_seed(4);
-  const int64_t b = 2, h = 2, n = 13, d = 8;
-  auto q = torch::randn({b, h, n, d}, kF64), k = torch::randn({b, h, n, d}, kF64);
-  auto v = torch::randn({b, h, n, d}, kF64);
-  AttentionMask causal;
-  causal.causal = true;
+  const int64_t n = 13;
+  const auto [q, k, v, all] = causal_case(mixer, n, 4);
   torch::NoGradGuard no_grad;
-  auto expected = mixer.forward(q, k, v, causal, MixerTap{}).narrow(2, n - 1, 1);
+  auto expected = all.narrow(2, n - 1, 1);
   auto state = mixer.start_decode();
   mixer.decode_absorb(k.narrow(2, 0, n - 1), v.narrow(2, 0, n - 1), *state);
   auto y = mixer.decode_step(q.narrow(2, n - 1, 1), k.narrow(2, n - 1, 1), v.narrow(2, n - 1, 1),
