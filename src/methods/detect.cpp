@@ -220,13 +220,6 @@ constexpr Rgb kPalette[] = {{230, 25, 75},  {60, 180, 75},   {255, 225, 25}, {0,
                             {245, 130, 48}, {145, 30, 180},  {70, 240, 240}, {240, 50, 230},
                             {210, 245, 60}, {250, 190, 212}};
 
-void draw_box(Image& image, int x0, int y0, int x1, int y1, Rgb color, int thickness) {
-  image.fill_rect(x0, y0, x1 - x0, thickness, color);
-  image.fill_rect(x0, y1 - thickness, x1 - x0, thickness, color);
-  image.fill_rect(x0, y0, thickness, y1 - y0, color);
-  image.fill_rect(x1 - thickness, y0, thickness, y1 - y0, color);
-}
-
 }  // namespace
 
 void write_predictions(ModelImpl& model, const DetectionDataset& data,
@@ -255,7 +248,7 @@ void write_predictions(ModelImpl& model, const DetectionDataset& data,
       const int x0 = static_cast<int>(d.bbox.x * kZoom), y0 = static_cast<int>(d.bbox.y * kZoom);
       const int x1 = static_cast<int>((d.bbox.x + d.bbox.w) * kZoom);
       const int y1 = static_cast<int>((d.bbox.y + d.bbox.h) * kZoom);
-      draw_box(picture, x0, y0, std::max(x1, x0 + 2), std::max(y1, y0 + 2), c, 2);
+      picture.outline_rect(x0, y0, std::max(x1, x0 + 2), std::max(y1, y0 + 2), c, 2);
       char label[96];
       std::snprintf(label, sizeof label, "%s %.2f", names[d.category_id].c_str(), d.score);
       const int ty = std::max(0, y0 - text_height(label) - 1);

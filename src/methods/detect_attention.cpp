@@ -16,18 +16,6 @@ namespace attnd {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-// A w × h outline of `thickness` pixels, clipped to the image.
-void outline(Image& image, int x0, int y0, int x1, int y1, Rgb color, int thickness) {
-  image.fill_rect(x0, y0, x1 - x0, thickness, color);
-  image.fill_rect(x0, y1 - thickness, x1 - x0, thickness, color);
-  image.fill_rect(x0, y0, thickness, y1 - y0, color);
-  image.fill_rect(x1 - thickness, y0, thickness, y1 - y0, color);
-}
-
-}  // namespace
-
 std::vector<std::string> write_detection_attention(ModelImpl& model, const DetectionDataset& data,
                                                    int64_t index,
                                                    const std::vector<CocoCategory>& categories,
@@ -82,7 +70,7 @@ std::vector<std::string> write_detection_attention(ModelImpl& model, const Detec
   const int tx = static_cast<int>(token % rows) * cell, ty = static_cast<int>(token / rows) * cell;
   for (const auto& [layer, probs] : encoder) {
     auto picture = overlay(probs.select(1, token).mean(0));
-    outline(picture, tx, ty, tx + cell, ty + cell, Rgb{255, 255, 255}, 1);
+    picture.outline_rect(tx, ty, tx + cell, ty + cell, Rgb{255, 255, 255}, 1);
     panels.emplace_back("L" + std::to_string(layer) + " token " + std::to_string(token), picture);
   }
   const auto token_file = (fs::path(o.out) / "encoder_token.png").string();
@@ -108,7 +96,7 @@ std::vector<std::string> write_detection_attention(ModelImpl& model, const Detec
     const int x0 = static_cast<int>(b[0].item<float>()), y0 = static_cast<int>(b[1].item<float>());
     const int x1 = std::max(static_cast<int>(b[2].item<float>()), x0 + 2);
     const int y1 = std::max(static_cast<int>(b[3].item<float>()), y0 + 2);
-    outline(picture, x0, y0, x1, y1, Rgb{255, 255, 255}, 1);
+    picture.outline_rect(x0, y0, x1, y1, Rgb{255, 255, 255}, 1);
     const std::string name = cls < static_cast<int64_t>(categories.size())
                                  ? categories[static_cast<size_t>(cls)].name
                                  : std::to_string(cls);

@@ -45,6 +45,13 @@ void Image::set(int x, int y, Rgb c) {
 
 void Image::fill(Rgb c) { fill_rect(0, 0, width, height, c); }
 
+void Image::outline_rect(int x0, int y0, int x1, int y1, Rgb c, int thickness) {
+  fill_rect(x0, y0, x1 - x0, thickness, c);
+  fill_rect(x0, y1 - thickness, x1 - x0, thickness, c);
+  fill_rect(x0, y0, thickness, y1 - y0, c);
+  fill_rect(x1 - thickness, y0, thickness, y1 - y0, c);
+}
+
 void Image::fill_rect(int x, int y, int w, int h, Rgb c) {
   const int x0 = std::max(x, 0), y0 = std::max(y, 0);
   const int x1 = std::min(x + w, width), y1 = std::min(y + h, height);

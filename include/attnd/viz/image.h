@@ -40,6 +40,8 @@ struct Image {
   void fill(Rgb c);
   // Clipped to the image; rectangles partly or wholly outside are fine.
   void fill_rect(int x, int y, int w, int h, Rgb c);
+  // The outline of the box [x0, x1) × [y0, y1), `thickness` pixels wide inside it, clipped.
+  void outline_rect(int x0, int y0, int x1, int y1, Rgb c, int thickness);
   // Copies `src` with its top-left corner at (x, y), clipped.
   void blit(const Image& src, int x, int y);
 };
